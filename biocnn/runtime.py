@@ -1,0 +1,78 @@
+"""TensorFlow runtime defaults that must be set before TensorFlow is imported.
+
+biocnn turns on oneDNN (``TF_ENABLE_ONEDNN_OPTS=1``): on AMD EPYC CPUs TensorFlow leaves it
+off, and Keras convolution training is then 2.5-5x slower. It also keeps TensorFlow's start-up
+messages (CUDA probing, oneDNN and CPU-feature notices) out of the terminal. Every default is
+``os.environ.setdefault``: a variable the user has set always wins.
+
+Environment variables read here:
+    TF_ENABLE_ONEDNN_OPTS: set it to ``0`` to turn oneDNN off.
+    TF_CPP_MIN_LOG_LEVEL: TensorFlow's C++ log level; biocnn's default is ``2`` (errors only).
+    KERAS_BACKEND: biocnn's default is ``tensorflow``.
+    BIOCNN_TF_STARTUP_LOG: set it to ``1`` to see TensorFlow's start-up messages.
+"""
+
+import os
+import sys
+import warnings
+
+DEFAULTS = {
+    "TF_ENABLE_ONEDNN_OPTS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "KERAS_BACKEND": "tensorflow",
+}
+
+
+def apply_defaults():
+    """Set biocnn's environment defaults where the user has not set them.
+
+    Returns:
+        dict: the variables that this call set (name -> value).
+    """
+    already_imported = "tensorflow" in sys.modules
+    applied = {}
+    for name, value in DEFAULTS.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            applied[name] = value
+    if already_imported and "TF_ENABLE_ONEDNN_OPTS" in applied:
+        warnings.warn(
+            "TensorFlow was imported before biocnn, so biocnn could not turn on oneDNN "
+            "(TF_ENABLE_ONEDNN_OPTS=1); CPU training may be several times slower. Import "
+            "biocnn first, or set TF_ENABLE_ONEDNN_OPTS yourself.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return applied
+
+
+def _with_stderr_silenced(function):
+    # TensorFlow's C++ start-up messages are written to file descriptor 2 before any log
+    # level applies, so only a redirect of the descriptor itself keeps them away.
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some notebooks): nothing to silence
+        return function()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        return function()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_tensorflow():
+    import tensorflow as tf
+
+    tf.constant(0.0) + 1.0  # the eager context prints its own notices on first use
+    return tf
+
+
+def import_tensorflow():
+    """Import TensorFlow quietly (unless ``BIOCNN_TF_STARTUP_LOG=1``) and return the module."""
+    if "tensorflow" in sys.modules or os.environ.get("BIOCNN_TF_STARTUP_LOG") == "1":
+        return _import_tensorflow()
+    return _with_stderr_silenced(_import_tensorflow)
