@@ -1,0 +1,90 @@
+"""Classification metrics for the run directory's ``metrics.json``.
+
+AUROC and AUPRC come from scikit-learn: for two classes, of the positive class's score; for
+more, the macro average over classes, one class against the rest.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn import metrics as skm
+
+from biocnn import losses as losses_module
+
+
+def class_scores(predictions):
+    """Turn model outputs into an (N, C) score matrix; a single sigmoid column becomes two."""
+    scores = np.asarray(predictions, dtype=np.float64)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    if scores.ndim != 2:
+        raise ValueError(f"Expected class scores of shape (N, C), got {scores.shape}.")
+    if scores.shape[1] == 1:
+        scores = np.concatenate([1.0 - scores, scores], axis=1)
+    return scores
+
+
+def integer_labels(labels, num_classes):
+    """Accept integer labels ((N,) or (N, 1)) or one-hot labels (N, C); return (N,) integers."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == num_classes and num_classes > 1:
+        return labels.argmax(axis=1)
+    labels = labels.reshape(len(labels))
+    if not np.all(np.equal(np.mod(labels, 1), 0)) or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"Labels must be integers in [0, {num_classes - 1}] for a {num_classes}-class model; "
+            f"got values from {labels.min()} to {labels.max()}."
+        )
+    return labels.astype(np.int64)
+
+
+def classification_metrics(labels, scores):
+    """Accuracy, AUROC (macro, one-vs-rest) and AUPRC (macro average precision).
+
+    Args:
+        labels: integer or one-hot labels.
+        scores: (N, C) class scores (probabilities or raw scores), or (N, 1) sigmoid outputs.
+
+    Returns:
+        dict with ``accuracy``, ``auroc``, ``auprc`` and ``num_samples``. A metric that is
+        undefined (a class missing from ``labels``) is NaN, with a warning.
+
+    Example:
+        >>> m = classification_metrics([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+        >>> round(m["accuracy"], 3), m["auroc"]
+        (0.667, 1.0)
+    """
+    scores = class_scores(scores)
+    num_classes = scores.shape[1]
+    y = integer_labels(labels, num_classes)
+    result = {"num_samples": int(len(y)), "accuracy": float(np.mean(scores.argmax(1) == y))}
+    present = np.unique(y)
+    if len(present) < num_classes:
+        warnings.warn(
+            f"AUROC and AUPRC are undefined: classes {sorted(set(range(num_classes)) - set(present))} "
+            "have no samples in this split; they are reported as NaN.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {**result, "auroc": float("nan"), "auprc": float("nan")}
+    if num_classes == 2:
+        result["auroc"] = float(skm.roc_auc_score(y, scores[:, 1]))
+        result["auprc"] = float(skm.average_precision_score(y, scores[:, 1]))
+    else:
+        one_hot = np.eye(num_classes)[y]
+        result["auroc"] = float(skm.roc_auc_score(one_hot, scores, average="macro"))
+        result["auprc"] = float(skm.average_precision_score(one_hot, scores, average="macro"))
+    return result
+
+
+def evaluate(model, x, y, loss="cross_entropy", batch_size=256):
+    """Predict ``x`` and report the loss and :func:`classification_metrics`.
+
+    ``loss`` is the data term only (no weight decay), averaged over the samples.
+    The predictions are returned too, under ``"scores"``, for plots and tables.
+    """
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    loss_fn = losses_module.get(loss)
+    metrics = classification_metrics(y, predictions)
+    metrics["loss"] = float(loss_fn(np.asarray(y), predictions))
+    return metrics, predictions

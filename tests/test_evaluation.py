@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from biocnn.evaluation import class_scores, classification_metrics, integer_labels
+
+
+def _auc_by_pairs(positive, negative):
+    """AUROC as the Mann-Whitney probability that a positive outscores a negative."""
+    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
+    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
+
+
+def test_binary_metrics_worked_by_hand():
+    labels = [0, 0, 1, 1]
+    scores = [[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]]
+    m = classification_metrics(labels, scores)
+    assert m["accuracy"] == pytest.approx(3 / 4)  # the third sample is wrong
+    # Positive scores 0.35, 0.8 vs negatives 0.1, 0.4: pairs won 1 + 2 = 3 of 4.
+    assert m["auroc"] == pytest.approx(0.75)
+    # Ranked by score: 0.8 (pos), 0.4 (neg), 0.35 (pos), 0.1 -> precision at the positives
+    # 1/1 and 2/3: average precision (1 + 2/3) / 2.
+    assert m["auprc"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_multiclass_auroc_is_macro_one_vs_rest():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 20)
+    scores = rng.random((60, 3)) + np.eye(3)[labels] * 0.3
+    m = classification_metrics(labels, scores)
+    expected = np.mean([_auc_by_pairs(scores[labels == c, c], scores[labels != c, c]) for c in range(3)])
+    assert m["auroc"] == pytest.approx(expected)
+    assert m["accuracy"] == pytest.approx(np.mean(scores.argmax(1) == labels))
+
+
+def test_one_hot_labels_and_sigmoid_column_are_accepted():
+    one_hot = np.eye(2)[[0, 1, 1]]
+    assert list(integer_labels(one_hot, 2)) == [0, 1, 1]
+    np.testing.assert_allclose(class_scores([[0.2], [0.7]]), [[0.8, 0.2], [0.3, 0.7]])
+    m = classification_metrics([0, 1], [[0.2], [0.7]])
+    assert m["accuracy"] == 1.0 and m["auroc"] == 1.0
+
+
+def test_missing_class_gives_nan_with_a_warning():
+    with pytest.warns(RuntimeWarning, match=r"classes \[1\] have no samples"):
+        m = classification_metrics([0, 0], [[0.9, 0.1], [0.3, 0.7]])
+    assert np.isnan(m["auroc"]) and m["accuracy"] == 0.5
+
+
+def test_labels_out_of_range_are_refused():
+    with pytest.raises(ValueError, match=r"Labels must be integers in \[0, 1\] for a 2-class model; got values from 0 to 2"):
+        classification_metrics([0, 2], [[0.5, 0.5], [0.5, 0.5]])

@@ -1,0 +1,34 @@
+import os
+import subprocess
+import sys
+
+
+def _python(code, **env):
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def test_import_sets_onednn_and_is_quiet():
+    result = _python("import biocnn, os; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['KERAS_BACKEND'])")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "tensorflow"]
+    assert result.stderr == ""
+
+
+def test_user_settings_win():
+    result = _python("import biocnn, os; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])", TF_ENABLE_ONEDNN_OPTS="0")
+    assert result.stdout.split() == ["0"]
+
+
+def test_startup_log_can_be_shown():
+    quiet = _python("import biocnn")
+    loud = _python("import biocnn", BIOCNN_TF_STARTUP_LOG="1", TF_CPP_MIN_LOG_LEVEL="0")
+    assert quiet.stderr == ""
+    assert "oneDNN" in loud.stderr
+
+
+def test_warns_when_tensorflow_came_first():
+    result = _python("import tensorflow, warnings; warnings.simplefilter('always'); import biocnn")
+    assert "TensorFlow was imported before biocnn" in result.stderr
