@@ -1,1 +1,400 @@
-"""Placeholder: being written."""
+"""Training: the lecture's mini-batch SGD with momentum, model selection, and resume.
+
+``fit`` compiles a model with :class:`biocnn.optimizers.MomentumSGD` and a loss by name,
+trains it with a learning rate divided by 10 when the validation loss stops improving,
+keeps the weights of the best validation epoch, stops early, and checkpoints every epoch so
+that an interrupted run resumes where it stopped and ends with the same weights as an
+uninterrupted one.
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from biocnn import losses as losses_module
+from biocnn.optimizers import MomentumSGD
+from biocnn.rundir import atomic_path, write_json, write_text
+
+LAST_WEIGHTS = "last.weights.h5"
+BEST_WEIGHTS = "best.weights.h5"
+STATE = "state.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """The settings of one training run (the lecture's defaults).
+
+    Args:
+        epochs: the most epochs to train.
+        batch_size: mini-batch size.
+        learning_rate: initial learning rate of MomentumSGD.
+        momentum: MomentumSGD's momentum (0.9 in AlexNet).
+        weight_decay: MomentumSGD's weight decay (5e-4 in AlexNet), inside the velocity.
+        loss: a loss name from ``biocnn.losses.NAMES``.
+        lr_drop_factor: the learning rate is multiplied by this on a plateau (0.1: divide by 10).
+        lr_drop_patience: epochs without improvement of the monitored loss before a drop.
+        min_learning_rate: the learning rate is never dropped below this.
+        min_improvement: a decrease of the monitored loss smaller than this is no improvement
+            (for the learning-rate drops and early stopping).
+        early_stopping_patience: epochs without improvement before stopping; None never stops.
+        seed: seeds the epoch order of array data and every random op in training.
+
+    Example:
+        >>> TrainingConfig(epochs=3, batch_size=32).learning_rate
+        0.01
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    loss: str = "cross_entropy"
+    lr_drop_factor: float = 0.1
+    lr_drop_patience: int = 5
+    min_learning_rate: float = 1e-6
+    min_improvement: float = 1e-4
+    early_stopping_patience: int | None = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "lr_drop_patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainingConfig.{name} must be a positive integer, got {value!r}.")
+        if not 0.0 < self.lr_drop_factor < 1.0:
+            raise ValueError(
+                f"TrainingConfig.lr_drop_factor must be between 0 and 1, got {self.lr_drop_factor!r}."
+            )
+        patience = self.early_stopping_patience
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ValueError(
+                f"TrainingConfig.early_stopping_patience must be a positive integer or None, "
+                f"got {patience!r}."
+            )
+        losses_module.get(self.loss)  # an unknown loss name fails here, before any training
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What ``fit`` returns.
+
+    Attributes:
+        history: one row per epoch (``epoch``, ``loss``, metrics, ``val_*``, ``learning_rate``).
+        best_epoch: the epoch (1-based) whose weights the model holds at the end.
+        resumed_from: the last finished epoch of the interrupted run, or 0.
+        stopped_early: whether early stopping ended the run.
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    resumed_from: int
+    stopped_early: bool
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and TensorFlow so that model initialisation is repeatable.
+
+    Call it before building the model.
+    """
+    keras.utils.set_random_seed(int(seed))
+
+
+def compile_model(model, config, metrics=("accuracy",)):
+    """Compile ``model`` with MomentumSGD and the loss named in ``config``."""
+    optimizer = MomentumSGD(
+        learning_rate=config.learning_rate,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    model.compile(optimizer=optimizer, loss=losses_module.get(config.loss), metrics=list(metrics))
+    return model
+
+
+def epoch_order(num_samples, seed, epoch):
+    """The sample order of one epoch: a permutation drawn from (seed, epoch) alone.
+
+    Because the order depends only on the epoch number, a resumed run sees exactly the batches
+    that the uninterrupted run would have seen.
+    """
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(num_samples)
+
+
+def array_batches(x, y, batch_size, seed, first_epoch, last_epoch):
+    """A ``tf.data.Dataset`` of the mini-batches of epochs ``first_epoch..last_epoch-1``.
+
+    Each epoch is a fresh permutation (see :func:`epoch_order`); the last batch of an epoch
+    may be smaller. Example:
+
+        >>> ds = array_batches(np.zeros((10, 3)), np.arange(10), 4, seed=0, first_epoch=0, last_epoch=2)
+        >>> [int(b[0].shape[0]) for b in ds]
+        [4, 4, 2, 4, 4, 2]
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y have different numbers of samples: {n} and {len(y)}.")
+    orders = np.stack([epoch_order(n, seed, e) for e in range(first_epoch, last_epoch)])
+    x_t, y_t = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+    steps = math.ceil(n / batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(orders)
+    ds = ds.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps * len(orders)))
+    ds = ds.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx)))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class _Resumable:
+    """Mixin: restore a Keras callback's counters after its ``on_train_begin`` resets them."""
+
+    STATE_KEYS = ("wait", "best")
+    _pending_state = None
+
+    def state(self):
+        return {k: _to_python(getattr(self, k)) for k in self.STATE_KEYS}
+
+    def restore(self, state):
+        self._pending_state = state
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for key, value in (self._pending_state or {}).items():
+            setattr(self, key, value)
+
+
+class _ReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
+    STATE_KEYS = ("wait", "best", "cooldown_counter")
+
+
+class _EarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
+    STATE_KEYS = ("wait", "best", "best_epoch")
+
+
+def _to_python(value):
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _seed_generators(model):
+    """Every ``keras.random.SeedGenerator`` in the model (dropout, augmentation ...).
+
+    Their states are not part of Keras's weight files; resume saves them itself.
+    """
+    found = []
+
+    def visit(layer):
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                found.append(value)
+        for sub in getattr(layer, "layers", []):
+            visit(sub)
+
+    for layer in model.layers:
+        visit(layer)
+    return found
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Records the history, keeps the best weights and writes what resume needs, each epoch."""
+
+    def __init__(self, folder, monitor, config, stateful_callbacks, history, best):
+        super().__init__()
+        self.folder = folder
+        self.monitor = monitor
+        self.config = config
+        self.stateful = stateful_callbacks
+        self.history = history
+        self.best = best  # {"value": ..., "epoch": ...}
+        self.best_weights = None  # kept in memory when there is no folder
+        self._epoch_lr = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_lr = float(self.model.optimizer.learning_rate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["learning_rate"] = self._epoch_lr  # the rate used in this epoch, before any drop
+        self.history.append(row)
+        value = row.get(self.monitor)
+        if value is not None and (self.best["value"] is None or value < self.best["value"]):
+            self.best.update(value=value, epoch=epoch + 1)
+            if self.folder:
+                with atomic_path(os.path.join(self.folder, BEST_WEIGHTS)) as tmp:
+                    self.model.save_weights(tmp)
+            else:
+                self.best_weights = self.model.get_weights()
+        if self.folder:
+            self._save_last(epoch + 1)
+
+    def _save_last(self, epoch):
+        with atomic_path(os.path.join(self.folder, LAST_WEIGHTS)) as tmp:
+            self.model.save_weights(tmp)
+        write_json(
+            os.path.join(self.folder, STATE),
+            {
+                "epoch": epoch,
+                "config": self.config.to_dict(),
+                "history": self.history,
+                "best": self.best,
+                "stopped": bool(self.model.stop_training),
+                "callbacks": {type(cb).__name__: cb.state() for cb in self.stateful},
+                "seed_generators": [
+                    np.asarray(g.state.numpy()).tolist() for g in _seed_generators(self.model)
+                ],
+            },
+        )
+
+
+def _load_state(folder, config):
+    path = os.path.join(folder, STATE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        state = json.load(f)
+    saved = dict(state["config"], epochs=None)
+    asked = dict(config.to_dict(), epochs=None)
+    changed = {k: (saved.get(k), v) for k, v in asked.items() if saved.get(k) != v}
+    if changed:
+        listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise ValueError(
+            f"Cannot resume from '{folder}': the run was started with other settings "
+            f"({listing}). Resume with the same settings (only epochs may change), or start a "
+            "new run."
+        )
+    return state
+
+
+def _restore(model, folder, state, stateful_callbacks):
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(folder, LAST_WEIGHTS))
+    for generator, value in zip(_seed_generators(model), state["seed_generators"]):
+        generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
+    for cb in stateful_callbacks:
+        cb.restore(state["callbacks"].get(type(cb).__name__, {}))
+
+
+def _keep_best(model, checkpoint_dir, checkpointer):
+    # Model selection: end with the weights of the best monitored epoch.
+    if checkpointer.best_weights is not None:
+        model.set_weights(checkpointer.best_weights)
+    elif checkpoint_dir and os.path.exists(os.path.join(checkpoint_dir, BEST_WEIGHTS)):
+        model.load_weights(os.path.join(checkpoint_dir, BEST_WEIGHTS))
+
+
+def fit(
+    model,
+    x,
+    y=None,
+    validation=None,
+    config=None,
+    checkpoint_dir=None,
+    resume=True,
+    callbacks=(),
+    metrics=("accuracy",),
+    verbose="auto",
+):
+    """Train ``model`` with MomentumSGD, learning-rate drops, early stopping and resume.
+
+    Args:
+        model: a Keras model (uncompiled, or compiled: it is compiled again from ``config``).
+        x: training inputs (array), or a ``tf.data.Dataset`` of ``(inputs, labels)`` batches.
+        y: training labels when ``x`` is an array.
+        validation: ``(x_val, y_val)`` or a ``tf.data.Dataset``; used for the learning-rate
+            drops, early stopping and choosing the weights that are kept. Without it the
+            training loss is monitored instead.
+        config: a :class:`TrainingConfig` (default: the lecture's defaults).
+        checkpoint_dir: folder for ``last.weights.h5``, ``best.weights.h5`` and ``state.json``,
+            written atomically after every epoch. None: no checkpoints.
+        resume: continue from ``checkpoint_dir``'s last epoch when one is there.
+        callbacks: extra Keras callbacks (run after biocnn's own).
+        metrics: compiled metrics.
+        verbose: Keras's verbosity (``"auto"``, 0, 1 or 2).
+
+    Returns:
+        A :class:`TrainingResult`; the model holds the weights of the best epoch.
+
+    Raises:
+        ValueError: invalid data, or a resume whose settings differ from the saved run's.
+
+    Array data is shuffled each epoch by a permutation drawn from ``(config.seed, epoch)``, so
+    an interrupted run that resumes ends with the same weights as an uninterrupted one.
+    A ``tf.data`` input is used as given: its order is the caller's.
+
+    Example:
+        >>> import numpy as np, keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        >>> result = fit(model, np.random.rand(32, 4), np.arange(32) % 2,
+        ...              config=TrainingConfig(epochs=2, batch_size=8), verbose=0)
+        >>> result.history.shape[0]
+        2
+    """
+    config = config or TrainingConfig()
+    compile_model(model, config, metrics)
+    monitor = "val_loss" if validation is not None else "loss"
+    plateau = _ReduceLROnPlateau(
+        monitor=monitor,
+        factor=config.lr_drop_factor,
+        patience=config.lr_drop_patience,
+        min_lr=config.min_learning_rate,
+        min_delta=config.min_improvement,
+        verbose=0,
+    )
+    stateful = [plateau]
+    if config.early_stopping_patience:
+        stateful.append(_EarlyStopping(
+                monitor=monitor,
+                patience=config.early_stopping_patience,
+                min_delta=config.min_improvement,
+            ))
+
+    history, best, first_epoch = [], {"value": None, "epoch": 0}, 0
+    state = None
+    if checkpoint_dir:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        state = _load_state(checkpoint_dir, config) if resume else None
+    if state is not None:
+        _restore(model, checkpoint_dir, state, stateful)
+        history, best, first_epoch = state["history"], state["best"], state["epoch"]
+        if verbose:
+            print(f"Resuming from epoch {first_epoch} of {config.epochs} ({checkpoint_dir})")
+    stopped = bool(state and state["stopped"])
+
+    checkpointer = _Checkpointer(checkpoint_dir, monitor, config, stateful, history, best)
+    if first_epoch < config.epochs and not stopped:
+        if isinstance(x, tf.data.Dataset):
+            train, steps = x, None
+        else:
+            train = array_batches(x, y, config.batch_size, config.seed, first_epoch, config.epochs)
+            steps = math.ceil(len(x) / config.batch_size)
+        model.fit(
+            train,
+            validation_data=validation,
+            epochs=config.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=steps,
+            shuffle=False,  # array data is already in the seeded epoch order
+            callbacks=[*stateful, checkpointer, *callbacks],
+            verbose=verbose,
+        )
+        stopped = bool(model.stop_training)
+    _keep_best(model, checkpoint_dir, checkpointer)
+    return TrainingResult(
+        history=pd.DataFrame(history),
+        best_epoch=best["epoch"],
+        resumed_from=first_epoch,
+        stopped_early=stopped and len(history) < config.epochs,
+    )
+
+
+def write_history(history, path):
+    """Write a history DataFrame as CSV, atomically."""
+    write_text(path, history.to_csv(index=False))

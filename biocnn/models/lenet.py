@@ -1,0 +1,131 @@
+"""LeNet-5 (LeCun et al., 1998) for 1D sequences, 2D images and 3D volumes.
+
+The layout is the original one: conv(6, 5) - pool 2 - conv(16, 5) - pool 2 - flatten -
+dense 120 - dense 84 - dense ``num_classes``. On a 32x32x1 image with ``'valid'`` padding and
+10 classes it has the classic 61,706 parameters. The modern defaults (ReLU, max pooling) can
+be switched back to the original's ``activation="tanh"`` and ``pooling="avg"``.
+"""
+
+import itertools
+
+import keras
+
+from biocnn.models import blocks
+from biocnn.models.registry import register
+from biocnn.utils import conv_output_size
+
+__all__ = ["lenet5", "min_valid_size"]
+
+FILTERS = (6, 16)
+KERNEL_SIZE = 5
+POOL_SIZE = 2
+UNITS = (120, 84)
+PADDINGS = ("auto", "valid", "same")
+
+
+def _valid_output_size(size):
+    """Size along one axis after the two conv-pool stages with 'valid' padding; None if < 1."""
+    try:
+        for _ in FILTERS:
+            size = conv_output_size(size, KERNEL_SIZE)
+            # Keras' 'valid' pooling drops a trailing row that does not fill a window, while
+            # conv_output_size insists on exact tiling: pool the part the windows cover.
+            size = conv_output_size(size - size % POOL_SIZE, POOL_SIZE, S=POOL_SIZE)
+    except ValueError:  # the window no longer fits
+        return None
+    return size
+
+
+def min_valid_size():
+    """Smallest size along a spatial axis for which LeNet-5's 'valid' layout fits (16).
+
+    Returns:
+        int: 16 (16 -> conv 12 -> pool 6 -> conv 2 -> pool 1).
+
+    Example:
+        >>> print(min_valid_size())
+        16
+    """
+    return next(size for size in itertools.count(1) if _valid_output_size(size) is not None)
+
+
+def _resolve_padding(padding, input_shape, name):
+    blocks.look_up("padding", padding, PADDINGS, where=name)
+    minimum = min_valid_size()
+    small = [(axis, size) for axis, size in enumerate(input_shape[:-1]) if size < minimum]
+    if padding == "auto":
+        return "same" if small else "valid"
+    if padding == "valid" and small:
+        axis, size = small[0]
+        raise ValueError(
+            f"{name}: padding='valid' needs at least {minimum} values along every spatial axis "
+            f"(conv {KERNEL_SIZE} - pool {POOL_SIZE} - conv {KERNEL_SIZE} - pool {POOL_SIZE}), "
+            f"but spatial axis {axis} of input_shape {tuple(input_shape)} has {size}. Use "
+            f"padding='auto' or 'same', or resize the input to at least {minimum}."
+        )
+    return padding
+
+
+@register("lenet5", ranks=(1, 2, 3))
+def lenet5(
+    input_shape,
+    num_classes,
+    activation="relu",
+    pooling="max",
+    padding="auto",
+    output_activation="softmax",
+    name="lenet5",
+):
+    """LeNet-5 for any rank and any input size.
+
+    Layers, with ``name`` as prefix: ``_input``, ``_conv1``, ``_conv1_act``, ``_pool1``,
+    ``_conv2``, ``_conv2_act``, ``_pool2``, ``_flatten``, ``_fc1``, ``_fc1_act``, ``_fc2``,
+    ``_fc2_act``, ``_logits`` (Dense, no activation) and ``_probs`` (the output activation,
+    absent when ``output_activation`` is None).
+
+    Args:
+        input_shape: tuple of int, channels last without the batch axis: ``(length, channels)``,
+            ``(height, width, channels)`` or ``(depth, height, width, channels)``.
+        num_classes: int, number of outputs.
+        activation: str, hidden activation; ``"relu"`` (default), or ``"tanh"``/``"sigmoid"``
+            as in the original; any Keras activation name.
+        pooling: ``"max"`` (default) or ``"avg"`` (the original's subsampling).
+        padding: ``"auto"`` (default): ``'valid'`` convolutions as in the original when every
+            spatial axis has at least 16 values, ``'same'`` convolutions and pooling otherwise,
+            so any input size works. ``"valid"`` or ``"same"`` force one.
+        output_activation: str or None. ``"softmax"`` (default); None leaves the raw scores
+            (for hinge losses or ``from_logits=True``).
+        name: str, the model name and the prefix of every layer name.
+
+    Returns:
+        keras.Model: the LeNet-5 model.
+
+    Raises:
+        ValueError: for an unsupported ``input_shape``, a bad ``num_classes``, an unknown
+            ``activation``/``pooling``/``padding``, or ``padding="valid"`` on an input smaller
+            than 16 along some spatial axis (the message names the axis and the minimum).
+
+    Example:
+        >>> model = lenet5((32, 32, 1), 10, padding="valid")
+        >>> print(model.output_shape, model.count_params())
+        (None, 10) 61706
+    """
+    rank = blocks.rank_of(input_shape, where=name)
+    num_classes = blocks.check_num_classes(num_classes, where=name)
+    blocks.look_up("pooling", pooling, blocks.POOL, where=name)
+    padding = _resolve_padding(padding, input_shape, name)
+
+    inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
+    x = inputs
+    for i, filters in enumerate(FILTERS, start=1):
+        x = blocks.conv(rank, filters, KERNEL_SIZE, padding=padding, name=f"{name}_conv{i}")(x)
+        x = blocks.activation(activation, f"{name}_conv{i}_act", where=name)(x)
+        x = blocks.pool(rank, pooling, POOL_SIZE, padding=padding, name=f"{name}_pool{i}")(x)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    for i, units in enumerate(UNITS, start=1):
+        x = keras.layers.Dense(units, name=f"{name}_fc{i}")(x)
+        x = blocks.activation(activation, f"{name}_fc{i}_act", where=name)(x)
+    x = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
+    if output_activation is not None:
+        x = blocks.activation(output_activation, f"{name}_probs", where=name)(x)
+    return keras.Model(inputs, x, name=name)

@@ -1,0 +1,209 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from biocnn import training
+from biocnn.training import TrainingConfig
+
+
+def _data(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int64")
+    return x, y
+
+
+def _model(seed=1, dropout=0.25):
+    training.set_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates a killed job: raises in the middle of epoch ``epoch`` (1-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._current_epoch + 1 == self.epoch and batch == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+
+CONFIG = TrainingConfig(epochs=5, batch_size=8, learning_rate=0.05, lr_drop_patience=1, seed=3)
+
+
+def test_resume_after_interruption_gives_the_same_final_weights(tmp_path):
+    x, y = _data()
+    val = _data(16, seed=9)
+
+    reference = _model()
+    ref_result = training.fit(reference, x, y, val, CONFIG, checkpoint_dir=str(tmp_path / "a"), verbose=0)
+
+    interrupted = _model()
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(
+            interrupted, x, y, val, CONFIG, checkpoint_dir=str(tmp_path / "b"),
+            callbacks=[_Interrupt(epoch=4)], verbose=0,
+        )
+    with open(tmp_path / "b" / "state.json") as f:
+        assert json.load(f)["epoch"] == 3  # epochs 1-3 were checkpointed, epoch 4 was cut short
+
+    # A fresh process would build the model again from scratch: different initial weights
+    # must not matter, since the checkpoint replaces them.
+    resumed = _model(seed=99)
+    result = training.fit(resumed, x, y, val, CONFIG, checkpoint_dir=str(tmp_path / "b"), verbose=0)
+
+    assert result.resumed_from == 3
+    assert list(result.history["epoch"]) == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(result.history["loss"], ref_result.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        result.history["learning_rate"], ref_result.history["learning_rate"], rtol=1e-6
+    )
+    assert result.best_epoch == ref_result.best_epoch
+    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # The last checkpoint also holds the optimizer's velocities: compare them too.
+    last_ref = _model()
+    last_res = _model()
+    for m in (last_ref, last_res):
+        training.compile_model(m, CONFIG)
+        m.optimizer.build(m.trainable_variables)
+    last_ref.load_weights(tmp_path / "a" / "last.weights.h5")
+    last_res.load_weights(tmp_path / "b" / "last.weights.h5")
+    for a, b in zip(last_ref.optimizer.variables, last_res.optimizer.variables):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+
+
+def test_same_seed_same_run_and_other_seed_other_run():
+    x, y = _data()
+    config = TrainingConfig(epochs=2, batch_size=8, seed=5)
+    runs = []
+    for model_seed, data_seed in ((1, 5), (1, 5), (1, 6)):
+        model = _model(seed=model_seed)
+        training.fit(model, x, y, config=TrainingConfig(epochs=2, batch_size=8, seed=data_seed), verbose=0)
+        runs.append(model.get_weights()[0])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])
+    assert config.seed == 5
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    a = training.epoch_order(10, seed=1, epoch=3)
+    assert sorted(a) == list(range(10))
+    np.testing.assert_array_equal(a, training.epoch_order(10, seed=1, epoch=3))
+    assert not np.array_equal(a, training.epoch_order(10, seed=1, epoch=4))
+
+
+def test_array_batches_cover_each_sample_once_per_epoch():
+    x = np.arange(10, dtype="float32")[:, None]
+    batches = list(training.array_batches(x, np.arange(10), 4, seed=0, first_epoch=0, last_epoch=2))
+    assert [len(b[1]) for b in batches] == [4, 4, 2, 4, 4, 2]
+    for epoch in (batches[:3], batches[3:]):
+        labels = np.concatenate([b[1].numpy() for b in epoch])
+        assert sorted(labels) == list(range(10))
+        np.testing.assert_array_equal(np.concatenate([b[0].numpy()[:, 0] for b in epoch]), labels)
+
+
+def test_learning_rate_is_divided_by_ten_on_a_plateau():
+    x, y = _data()
+    # At lr 1e-5 the loss moves by far less than min_improvement (1e-4) per epoch, so every
+    # epoch after the first is a plateau: with patience 1 the rate drops after epochs 2 and 3.
+    config = TrainingConfig(epochs=4, batch_size=8, learning_rate=1e-5, lr_drop_patience=1,
+                            min_learning_rate=1e-9, early_stopping_patience=None)
+    result = training.fit(_model(), x, y, config=config, verbose=0)
+    np.testing.assert_allclose(result.history["learning_rate"], [1e-5, 1e-5, 1e-6, 1e-7], rtol=1e-5)
+
+
+def test_best_validation_epoch_is_kept(tmp_path):
+    x, y = _data()
+    val = _data(16, seed=9)
+    model = _model()
+    result = training.fit(
+        model, x, y, val, TrainingConfig(epochs=4, batch_size=8, learning_rate=0.05),
+        checkpoint_dir=str(tmp_path), verbose=0,
+    )
+    best = result.history.loc[result.history["val_loss"].idxmin()]
+    assert result.best_epoch == int(best["epoch"])
+    model.compile(loss="sparse_categorical_crossentropy")
+    # The kept weights reproduce the best epoch's validation loss (no weight decay in it).
+    val_loss = model.evaluate(*val, verbose=0, return_dict=True)["loss"]
+    assert val_loss == pytest.approx(best["val_loss"], rel=1e-4)
+
+
+def test_early_stopping_stops_and_says_so():
+    x, y = _data()
+    # Nothing improves by min_improvement at this rate: epoch 1 sets the best, epochs 2 and 3
+    # exhaust a patience of 2, and training stops after epoch 3.
+    config = TrainingConfig(epochs=30, batch_size=8, learning_rate=1e-7, early_stopping_patience=2,
+                            lr_drop_patience=10, min_learning_rate=1e-9)
+    result = training.fit(_model(), x, y, (x, y), config, verbose=0)
+    assert result.stopped_early
+    assert list(result.history["epoch"]) == [1, 2, 3]
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    x, y = _data()
+    config = TrainingConfig(epochs=1, batch_size=8)
+    training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    other = TrainingConfig(epochs=2, batch_size=16)
+    with pytest.raises(ValueError, match=r"other settings \(batch_size: 8 -> 16\)"):
+        training.fit(_model(), x, y, config=other, checkpoint_dir=str(tmp_path), verbose=0)
+    # Only the number of epochs may change: training continues to the new total.
+    result = training.fit(_model(), x, y, config=TrainingConfig(epochs=2, batch_size=8),
+                          checkpoint_dir=str(tmp_path), verbose=0)
+    assert result.resumed_from == 1 and list(result.history["epoch"]) == [1, 2]
+
+
+def test_checkpoint_files_are_complete(tmp_path):
+    x, y = _data()
+    training.fit(_model(), x, y, config=TrainingConfig(epochs=1, batch_size=8),
+                 checkpoint_dir=str(tmp_path), verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["best.weights.h5", "last.weights.h5", "state.json"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, r"TrainingConfig.epochs must be a positive integer, got 0"),
+        ({"batch_size": 2.5}, r"TrainingConfig.batch_size must be a positive integer, got 2.5"),
+        ({"lr_drop_factor": 1.5}, r"lr_drop_factor must be between 0 and 1, got 1.5"),
+        ({"loss": "cross_entropi"}, r"Unknown loss 'cross_entropi'. Did you mean 'cross_entropy'"),
+    ],
+)
+def test_config_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**kwargs)
+
+
+def test_mismatched_data_is_refused():
+    with pytest.raises(ValueError, match="different numbers of samples: 10 and 9"):
+        training.array_batches(np.zeros((10, 2)), np.zeros(9), 4, 0, 0, 1)
+
+
+def test_resume_keeps_the_plateau_counter(tmp_path):
+    # At lr 1e-5 every epoch after the first is a plateau. With patience 2 the rate drops after
+    # epochs 3 and 5. The run is cut during epoch 3, when the plateau counter stands at 1: a
+    # resume that forgot the counter would not drop after epoch 3.
+    x, y = _data()
+    config = TrainingConfig(epochs=5, batch_size=8, learning_rate=1e-5, lr_drop_patience=2,
+                            min_learning_rate=1e-9, early_stopping_patience=None)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path),
+                     callbacks=[_Interrupt(epoch=3)], verbose=0)
+    result = training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    assert result.resumed_from == 2
+    np.testing.assert_allclose(result.history["learning_rate"], [1e-5, 1e-5, 1e-5, 1e-6, 1e-6], rtol=1e-5)
