@@ -164,7 +164,7 @@ def test_lenet5_pooling_and_activation_options_pick_rank_layers(rank):
             r"lenet5: unknown pooling 'maxx'\. Did you mean 'max'\? Valid options: 'avg', 'max'",
         ),
         ({"padding": "vaild"}, r"unknown padding 'vaild'\. Did you mean 'valid'\?"),
-        ({"activation": "rleu"}, r"unknown activation 'rleu'\. Did you mean 'relu'\?"),
+        ({"activation": "rleu"}, r"lenet5: Unknown activation 'rleu'\. Did you mean 'relu'\?"),
         ({"output_activation": "sofmax"}, r"Did you mean 'softmax'\?"),
     ],
 )

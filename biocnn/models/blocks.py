@@ -11,6 +11,8 @@ import numbers
 import keras
 from keras import layers
 
+from biocnn import layers as biocnn_layers
+
 __all__ = [
     "RANKS",
     "CONV",
@@ -27,7 +29,6 @@ __all__ = [
     "conv",
     "pool",
     "global_pool",
-    "activation_names",
     "activation",
 ]
 
@@ -48,9 +49,6 @@ GLOBAL_MAX_POOL = {
 }
 POOL = {"max": MAX_POOL, "avg": AVG_POOL}
 GLOBAL_POOL = {"max": GLOBAL_MAX_POOL, "avg": GLOBAL_AVG_POOL}
-
-_NOT_ACTIVATIONS = {"get", "serialize", "deserialize"}
-
 
 def look_up(argument, value, valid, where=""):
     """Return ``value`` if it is one of ``valid``, else raise a did-you-mean ValueError.
@@ -260,32 +258,27 @@ def global_pool(rank, kind="avg", **kwargs):
     return table[check_rank(rank, where="global_pool")](**kwargs)
 
 
-def activation_names():
-    """Names of the activations Keras knows (``"relu"``, ``"tanh"``, ...), sorted."""
-    return sorted(
-        n for n in dir(keras.activations) if not n.startswith("_") and n not in _NOT_ACTIVATIONS
-    )
-
-
 def activation(name, layer_name=None, where=""):
-    """A ``keras.layers.Activation`` for the activation called ``name``.
+    """The activation layer called ``name``, from :func:`biocnn.layers.activation`.
 
     Args:
-        name: str, a Keras activation name such as ``"relu"``, ``"tanh"``, ``"sigmoid"``,
-            ``"softmax"``, ``"leaky_relu"`` or ``"linear"``.
+        name: str, one of ``biocnn.layers.ACTIVATIONS`` (``"relu"``, ``"leaky_relu"`` with the
+            lecture's slope 0.1, ``"tanh"``, ``"sigmoid"``, ``"softmax"``, ``"linear"``,
+            ``"custom_relu"``).
         layer_name: str or None, the layer's name.
         where: str, a prefix naming the caller for the message.
 
     Returns:
-        keras.layers.Activation.
+        keras.layers.Layer.
 
     Raises:
-        ValueError: if ``name`` is not a Keras activation (with a did-you-mean).
+        ValueError: if ``name`` is not a known activation (with a did-you-mean).
 
     Example:
         >>> print(activation("relu")(keras.ops.zeros((2, 3))).shape)
         (2, 3)
     """
-    valid = activation_names()
-    look_up("activation", name, valid, where=where)
-    return layers.Activation(name, name=layer_name)
+    try:
+        return biocnn_layers.activation(name, name=layer_name)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}" if where else str(error)) from None

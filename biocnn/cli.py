@@ -1,0 +1,63 @@
+"""Command-line plumbing shared by the pipelines: training flags, and one-line errors."""
+
+import argparse
+import sys
+
+from biocnn.training import TrainingConfig
+
+_DEFAULTS = TrainingConfig()
+
+
+def add_training_arguments(parser):
+    """Add the flags of :class:`biocnn.training.TrainingConfig` and of the run directory."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="most epochs (default %(default)s)")
+    group.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="mini-batch size (default %(default)s)")
+    group.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="initial learning rate (default %(default)s)")
+    group.add_argument("--momentum", type=float, default=_DEFAULTS.momentum, help="SGD momentum (default %(default)s)")
+    group.add_argument(
+        "--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="weight decay inside the velocity (default %(default)s)"
+    )
+    group.add_argument("--loss", default=_DEFAULTS.loss, help="cross_entropy, multiclass_hinge or mse (default %(default)s)")
+    group.add_argument(
+        "--lr-patience", type=int, default=_DEFAULTS.lr_drop_patience,
+        help="epochs without validation improvement before the learning rate is divided by 10 (default %(default)s)",
+    )
+    group.add_argument(
+        "--patience", type=int, default=_DEFAULTS.early_stopping_patience,
+        help="epochs without validation improvement before stopping (default %(default)s)",
+    )
+    group.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed for initialisation and data order (default %(default)s)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", required=True, help="run directory to write")
+    mode = out.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    return parser
+
+
+def training_config(args):
+    """A :class:`TrainingConfig` from parsed :func:`add_training_arguments` flags."""
+    return TrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        loss=args.loss,
+        lr_drop_patience=args.lr_patience,
+        early_stopping_patience=args.patience,
+        seed=args.seed,
+    )
+
+
+def run_main(main, argv=None):
+    """Run ``main(argv)``; a user error ends with one ``error:`` line and exit code 2."""
+    try:
+        main(argv)
+    except (ValueError, FileNotFoundError, FileExistsError, argparse.ArgumentTypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        sys.exit(130)
