@@ -7,6 +7,7 @@ more, the macro average over classes, one class against the rest.
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 
 from biocnn import losses as losses_module
@@ -75,6 +76,45 @@ def classification_metrics(labels, scores):
         result["auroc"] = float(skm.roc_auc_score(one_hot, scores, average="macro"))
         result["auprc"] = float(skm.average_precision_score(one_hot, scores, average="macro"))
     return result
+
+
+def per_class_metrics(labels, scores, class_names=None):
+    """One row per class: support, precision, recall, F1, and the class's one-vs-rest AUROC/AUPRC.
+
+    Example:
+        >>> per_class_metrics([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], ["a", "b"])["recall"].tolist()
+        [1.0, 0.5]
+    """
+    scores = class_scores(scores)
+    num_classes = scores.shape[1]
+    y = integer_labels(labels, num_classes)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, scores.argmax(1), labels=list(range(num_classes)), zero_division=0
+    )
+    rows = []
+    for c in range(num_classes):
+        positive = y == c
+        both = 0 < positive.sum() < len(y)
+        rows.append(
+            {
+                "class": names[c],
+                "support": int(support[c]),
+                "precision": float(precision[c]),
+                "recall": float(recall[c]),
+                "f1": float(f1[c]),
+                "auroc": float(skm.roc_auc_score(positive, scores[:, c])) if both else float("nan"),
+                "auprc": float(skm.average_precision_score(positive, scores[:, c])) if both else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def confusion_matrix(labels, scores):
+    """Counts of (true class, predicted class), rows true, columns predicted."""
+    scores = class_scores(scores)
+    y = integer_labels(labels, scores.shape[1])
+    return skm.confusion_matrix(y, scores.argmax(1), labels=list(range(scores.shape[1])))
 
 
 def evaluate(model, x, y, loss="cross_entropy", batch_size=256):

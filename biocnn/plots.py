@@ -5,8 +5,17 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
 
 from biocnn.rundir import atomic_path  # noqa: E402
+
+
+def save_figure(fig, path, dpi=110):
+    """Write a Matplotlib figure as PNG, atomically, and close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    plt.close(fig)
 
 
 def plot_history(history, path, best_epoch=None):
@@ -32,6 +41,39 @@ def plot_history(history, path, best_epoch=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def plot_confusion_matrix(matrix, class_names, path, title="test split"):
+    """Confusion matrix as a heat map with the counts written in, rows true, columns predicted."""
+    matrix = np.asarray(matrix)
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * n, 1.0 + 0.6 * n))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix ({title})")
+    save_figure(fig, path)
+
+
+def plot_roc(labels, scores, class_names, path, title="test split"):
+    """One-vs-rest ROC curve per class, with each class's AUROC in the legend."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    classes = [1] if scores.shape[1] == 2 else range(scores.shape[1])
+    for c in classes:
+        positive = labels == c
+        if 0 < positive.sum() < len(labels):
+            fpr, tpr, _ = skm.roc_curve(positive, scores[:, c])
+            ax.plot(fpr, tpr, label=f"{class_names[c]} (AUROC {skm.auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC ({title})")
+    ax.legend(fontsize=8, loc="lower right")
+    save_figure(fig, path)

@@ -290,6 +290,16 @@ def _keep_best(model, checkpoint_dir, checkpointer):
         model.load_weights(os.path.join(checkpoint_dir, BEST_WEIGHTS))
 
 
+def with_augmentation(model, augmentation):
+    """A training model: ``augmentation`` (active only in training) followed by ``model``.
+
+    The two share their layers, so training the result trains ``model``, and ``model`` itself
+    stays free of augmentation for saving, export and interpretation.
+    """
+    inputs = keras.Input(model.input_shape[1:], name=f"{model.name}_train_input")
+    return keras.Model(inputs, model(augmentation(inputs)), name=f"{model.name}_with_augmentation")
+
+
 def fit(
     model,
     x,
@@ -301,6 +311,8 @@ def fit(
     callbacks=(),
     metrics=("accuracy",),
     verbose="auto",
+    augmentation=None,
+    batch_transform=None,
 ):
     """Train ``model`` with MomentumSGD, learning-rate drops, early stopping and resume.
 
@@ -318,6 +330,11 @@ def fit(
         callbacks: extra Keras callbacks (run after biocnn's own).
         metrics: compiled metrics.
         verbose: Keras's verbosity (``"auto"``, 0, 1 or 2).
+        augmentation: a Keras layer (e.g. ``biocnn.augment.policy(...)``) applied to the
+            inputs during training only; see :func:`with_augmentation`. Its random state is
+            checkpointed, so resume stays exact.
+        batch_transform: a function ``(x, y) -> (x, y)`` mapped over the training batches
+            only, for augmentations that change labels (e.g. ``biocnn.augment.MixUp``).
 
     Returns:
         A :class:`TrainingResult`; the model holds the weights of the best epoch.
@@ -338,6 +355,8 @@ def fit(
         2
     """
     config = config or TrainingConfig()
+    user_model = model
+    model = model if augmentation is None else with_augmentation(model, augmentation)
     compile_model(model, config, metrics)
     monitor = "val_loss" if validation is not None else "loss"
     plateau = _ReduceLROnPlateau(
@@ -375,6 +394,8 @@ def fit(
         else:
             train = array_batches(x, y, config.batch_size, config.seed, first_epoch, config.epochs)
             steps = math.ceil(len(x) / config.batch_size)
+        if batch_transform is not None:
+            train = train.map(batch_transform).prefetch(tf.data.AUTOTUNE)
         model.fit(
             train,
             validation_data=validation,
@@ -387,6 +408,8 @@ def fit(
         )
         stopped = bool(model.stop_training)
     _keep_best(model, checkpoint_dir, checkpointer)
+    if user_model is not model:  # leave the caller's model compiled like the trainer
+        user_model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics))
     return TrainingResult(
         history=pd.DataFrame(history),
         best_epoch=best["epoch"],

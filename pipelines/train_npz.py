@@ -7,7 +7,8 @@ whose weights are kept, and "test" is evaluated once at the end.
 
 Default: LeNet-5 on the bundled BreastMNIST (breast ultrasound, 28x28, malignant vs
 normal/benign). Writes the run directory: config.json, history.csv, metrics.json,
-model.keras, training_curves.png, checkpoints/.
+model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv/.png,
+roc.png, checkpoints/.
 
     python pipelines/train_npz.py --out runs/breastmnist_lenet5
 """
@@ -48,7 +49,7 @@ def main(argv=None):
     print(f"{args.model}: {model.count_params():,} parameters; "
           + ", ".join(f"{s} {len(y)}" for s, (_, y) in splits.items()), flush=True)
 
-    metrics = train_and_evaluate(run, model, splits, config, vars(args), args.class_names)
+    metrics = train_and_evaluate(run, model, splits, config, vars(args), args.class_names).metrics
     test = metrics["test"]
     print(
         f"test: accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, AUPRC {test['auprc']:.3f} "

@@ -49,3 +49,20 @@ def test_missing_class_gives_nan_with_a_warning():
 def test_labels_out_of_range_are_refused():
     with pytest.raises(ValueError, match=r"Labels must be integers in \[0, 1\] for a 2-class model; got values from 0 to 2"):
         classification_metrics([0, 2], [[0.5, 0.5], [0.5, 0.5]])
+
+
+def test_per_class_metrics_and_confusion_matrix_by_hand():
+    from biocnn.evaluation import confusion_matrix, per_class_metrics
+
+    labels = [0, 0, 1, 2, 2, 2]
+    scores = np.eye(3)[[0, 1, 1, 2, 2, 0]] * 0.8 + 0.1  # predictions 0, 1, 1, 2, 2, 0
+    table = per_class_metrics(labels, scores, ["a", "b", "c"]).set_index("class")
+    # class a: predicted for samples 0 and 5, right once -> precision 1/2; recall 1/2.
+    assert table.loc["a", "precision"] == pytest.approx(0.5) and table.loc["a", "recall"] == pytest.approx(0.5)
+    # class b: predicted for samples 1 and 2, right once -> precision 1/2; its one sample found.
+    assert table.loc["b", "precision"] == pytest.approx(0.5) and table.loc["b", "recall"] == 1.0
+    assert table["support"].tolist() == [2, 1, 3]
+    # class c scores: 0.9 for samples 3, 4 (both c) and 0.1 elsewhere, incl. sample 5 (a c):
+    # positives {0.9, 0.9, 0.1} vs negatives {0.1, 0.1, 0.1}: pairs won 6 + ties 3 * 0.5 of 9.
+    assert table.loc["c", "auroc"] == pytest.approx(7.5 / 9)
+    assert confusion_matrix(labels, scores).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]

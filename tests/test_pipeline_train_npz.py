@@ -49,12 +49,18 @@ def test_run_directory_contract(first_run):
     assert "test: accuracy" in result.stdout
     assert result.stderr.strip() == ""  # no TensorFlow start-up noise
     assert {"config.json", "history.csv", "metrics.json", "model.keras", "training_curves.png",
-            "checkpoints"} <= set(os.listdir(out))
+            "checkpoints", "predictions.csv", "per_class.csv", "confusion_matrix.csv",
+            "confusion_matrix.png", "roc.png"} <= set(os.listdir(out))
+    predictions = pd.read_csv(os.path.join(out, "predictions.csv"))
+    assert len(predictions) == 48 and {"id", "label", "predicted", "score_0", "score_1"} <= set(predictions)
+    accuracy = np.mean(predictions["label"] == predictions["predicted"])
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     for split in ("val", "test"):
         assert {"accuracy", "loss", "auroc", "auprc"} <= set(metrics[split])
         assert 0.0 <= metrics[split]["accuracy"] <= 1.0
     assert metrics["test"]["num_samples"] == 48
+    assert metrics["test"]["accuracy"] == pytest.approx(accuracy)
+    assert set(metrics["test"]["per_class"]) == {"0", "1"}
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["seed"] == 7 and config["arguments"]["epochs"] == 2
     assert config["versions"]["keras"].startswith("3.")

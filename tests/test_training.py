@@ -207,3 +207,42 @@ def test_resume_keeps_the_plateau_counter(tmp_path):
     result = training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path), verbose=0)
     assert result.resumed_from == 2
     np.testing.assert_allclose(result.history["learning_rate"], [1e-5, 1e-5, 1e-5, 1e-6, 1e-6], rtol=1e-5)
+
+
+class _AddOne(keras.layers.Layer):
+    """A stand-in augmentation: adds 1 in training, identity otherwise."""
+
+    def call(self, inputs, training=None):
+        return inputs + 1.0 if training else inputs
+
+
+def test_augmentation_runs_in_training_only_and_the_model_stays_clean():
+    x, y = _data()
+    model = _model(dropout=0.0)
+    seen = []
+
+    class Spy(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            seen.append(bool(training))
+            return inputs
+
+    result = training.fit(model, x, y, (x, y), TrainingConfig(epochs=1, batch_size=8),
+                          augmentation=keras.Sequential([_AddOne(), Spy()]), verbose=0)
+    assert len(result.history) == 1
+    assert True in seen  # traced in training mode
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dropout", "Dense"]
+    # The caller's model holds the trained weights and is compiled for evaluate().
+    assert np.isfinite(model.evaluate(x, y, verbose=0, return_dict=True)["loss"])
+
+
+def test_batch_transform_sees_training_batches_only():
+    x, y = _data()
+    model = _model(dropout=0.0)
+    # Zeroing every training input leaves only the biases to learn: the first-layer kernel of
+    # the model must stay exactly at its initial value (its gradient is x = 0; decay is not
+    # applied to it here because weight_decay = 0).
+    kernel0 = model.get_weights()[0].copy()
+    config = TrainingConfig(epochs=1, batch_size=8, weight_decay=0.0)
+    training.fit(model, x, y, (x, y), config, verbose=0,
+                 batch_transform=lambda xb, yb: (xb * 0.0, yb))
+    np.testing.assert_array_equal(model.get_weights()[0], kernel0)
