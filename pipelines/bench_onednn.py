@@ -1,8 +1,14 @@
-"""Benchmark: training throughput with TensorFlow's oneDNN on (biocnn's default) and off.
+"""Benchmark: training throughput with biocnn's oneDNN default against TensorFlow's own.
 
-Each measurement runs in a fresh subprocess, because TF_ENABLE_ONEDNN_OPTS only takes effect
-before TensorFlow is imported. The two settings alternate (on, off, on, off, ...), warm-up
-steps are excluded, and the median samples/s of each and their ratio are reported.
+Three settings, each in a fresh subprocess (TF_ENABLE_ONEDNN_OPTS only takes effect before
+TensorFlow is imported):
+
+    biocnn      import biocnn first, variable unset: biocnn turns oneDNN on
+    tf_default  import tensorflow first, variable unset: whatever TensorFlow picks for this CPU
+    off         TF_ENABLE_ONEDNN_OPTS=0
+
+They alternate (biocnn, tf_default, off, biocnn, ...), warm-up steps are excluded, and the
+median samples/s of each and the ratios to biocnn's default are reported.
 
     python pipelines/bench_onednn.py --repeats 3 --out pipelines/results/bench_onednn.json
 """
@@ -26,9 +32,11 @@ CASES = {
 
 _WORKER = r"""
 import json, sys, time
+model_name, shape, batch, steps, warmup, tf_first = json.loads(sys.argv[1])
+if tf_first:
+    import tensorflow
 import numpy as np
 import biocnn, keras
-model_name, shape, batch, steps, warmup = json.loads(sys.argv[1])
 biocnn.training.set_seed(0)
 model = biocnn.models.create(model_name, tuple(shape), 2)
 biocnn.training.compile_model(model, biocnn.training.TrainingConfig())
@@ -43,10 +51,15 @@ print(json.dumps(steps * batch / (time.perf_counter() - start)))
 """
 
 
-def measure(case, onednn, steps, warmup):
+SETTINGS = ("biocnn", "tf_default", "off")
+
+
+def measure(case, setting, steps, warmup):
     model, shape, batch = CASES[case]
-    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
-    args = json.dumps([model, list(shape), batch, steps, warmup])
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting == "off":
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    args = json.dumps([model, list(shape), batch, steps, warmup, setting == "tf_default"])
     out = subprocess.run([sys.executable, "-c", _WORKER, args], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -54,7 +67,7 @@ def measure(case, onednn, steps, warmup):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--repeats", type=int, default=3, help="alternations of on/off per case")
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of the three settings per case")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing, allocation)")
     parser.add_argument("--out", help="write the results as JSON here")
@@ -62,15 +75,23 @@ def main(argv=None):
     results = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                            "cpus": os.cpu_count()}, "cases": {}}
     for case in args.cases:
-        runs = {"on": [], "off": []}
+        runs = {setting: [] for setting in SETTINGS}
         for repeat in range(args.repeats):
-            for setting in ("on", "off"):
-                runs[setting].append(measure(case, setting == "on", args.steps, args.warmup))
-                print(f"{case} repeat {repeat + 1}/{args.repeats} oneDNN {setting}: "
+            for setting in SETTINGS:
+                runs[setting].append(measure(case, setting, args.steps, args.warmup))
+                print(f"{case} repeat {repeat + 1}/{args.repeats} {setting}: "
                       f"{runs[setting][-1]:.1f} samples/s", flush=True)
-        on, off = statistics.median(runs["on"]), statistics.median(runs["off"])
-        results["cases"][case] = {"on": on, "off": off, "ratio_on_over_off": on / off, "runs": runs}
-        print(f"{case}: oneDNN on {on:.1f} / off {off:.1f} samples/s = {on / off:.2f}x", flush=True)
+        median = {setting: statistics.median(values) for setting, values in runs.items()}
+        results["cases"][case] = {
+            "median_samples_per_s": median,
+            "biocnn_over_tf_default": median["biocnn"] / median["tf_default"],
+            "biocnn_over_off": median["biocnn"] / median["off"],
+            "runs": runs,
+        }
+        print(f"{case}: biocnn {median['biocnn']:.1f}, TF default {median['tf_default']:.1f}, off "
+              f"{median['off']:.1f} samples/s; biocnn/TF default "
+              f"{median['biocnn'] / median['tf_default']:.2f}x, biocnn/off {median['biocnn'] / median['off']:.2f}x",
+              flush=True)
     if args.out:
         from biocnn.rundir import write_json
 
