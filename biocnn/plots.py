@@ -77,3 +77,30 @@ def plot_roc(labels, scores, class_names, path, title="test split"):
     ax.set_title(f"ROC ({title})")
     ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, path)
+
+
+def plot_roc_folds(predictions, class_names, path):
+    """ROC curve of every cross-validation fold: the positive class for two classes, else the
+    macro average of the one-vs-rest curves. ``predictions`` has ``fold``, ``label`` and
+    ``score_<class>`` columns."""
+    grid = np.linspace(0.0, 1.0, 201)
+    score_columns = [f"score_{name}" for name in class_names]
+    classes = [1] if len(class_names) == 2 else range(len(class_names))
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for fold, part in predictions.groupby("fold"):
+        labels, scores = part["label"].to_numpy(), part[score_columns].to_numpy()
+        curves = []
+        for c in classes:
+            positive = labels == c
+            if 0 < positive.sum() < len(labels):
+                fpr, tpr, _ = skm.roc_curve(positive, scores[:, c])
+                curves.append(np.interp(grid, fpr, tpr))
+        if curves:
+            tpr = np.mean(curves, axis=0)
+            ax.plot(grid, tpr, lw=1.2, label=f"fold {fold} (AUROC {np.trapezoid(tpr, grid):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC per fold" + ("" if len(class_names) == 2 else " (macro one-vs-rest)"))
+    ax.legend(fontsize=8, loc="lower right")
+    save_figure(fig, path)

@@ -1,0 +1,13 @@
+"""Cross-validation and hyper-parameter search, in scikit-learn's terms."""
+
+from biocnn.cv.crossval import CVResult, assign_folds, collect, cross_validate, run_fold
+from biocnn.cv.ensemble import ensemble, load_fold_models
+from biocnn.cv.search import candidates, check_space, search
+from biocnn.cv.splitters import LeakageError, check_folds, check_no_leakage, make_splitter
+from biocnn.cv.stats import mean_sd_ci
+
+__all__ = [
+    "CVResult", "LeakageError", "assign_folds", "candidates", "check_folds", "check_no_leakage",
+    "check_space", "collect", "cross_validate", "ensemble", "load_fold_models", "make_splitter",
+    "mean_sd_ci", "run_fold", "search",
+]
