@@ -31,3 +31,22 @@ __all__ += [
     "read_fasta_per_class", "read_fasta_with_labels", "read_fastq", "read_label_table",
     "read_sequence_csv",
 ]
+
+from biocnn.data import preprocess  # noqa: E402
+from biocnn.data.images import IMAGE_EXTENSIONS, load_image, probe_image, read_image  # noqa: E402
+from biocnn.data.image_datasets import (  # noqa: E402
+    ImageTable,
+    check_images,
+    check_training_labels,
+    image_dataset,
+    load_images,
+    split_table,
+    table_from_csv,
+    table_from_folder,
+)
+
+__all__ += [
+    "preprocess", "IMAGE_EXTENSIONS", "load_image", "probe_image", "read_image", "ImageTable",
+    "check_images", "check_training_labels", "image_dataset", "load_images", "split_table",
+    "table_from_csv", "table_from_folder",
+]
