@@ -9,9 +9,11 @@ Environment variables read here:
     TF_ENABLE_ONEDNN_OPTS: set it to ``0`` to turn oneDNN off.
     TF_CPP_MIN_LOG_LEVEL: TensorFlow's C++ log level; biocnn's default is ``2`` (errors only).
     KERAS_BACKEND: biocnn's default is ``tensorflow``.
-    BIOCNN_TF_STARTUP_LOG: set it to ``1`` to see TensorFlow's start-up messages.
+    BIOCNN_TF_STARTUP_LOG: set it to ``1`` to see TensorFlow's start-up messages and its
+        Python warnings (otherwise TensorFlow's Python logger is set to errors only).
 """
 
+import logging
 import os
 import sys
 import warnings
@@ -64,15 +66,21 @@ def _with_stderr_silenced(function):
         os.close(devnull)
 
 
-def _import_tensorflow():
+def _import_tensorflow(quiet=True):
     import tensorflow as tf
 
     tf.constant(0.0) + 1.0  # the eager context prints its own notices on first use
+    if quiet:
+        # TensorFlow's Python warnings (tf.function retracing when several models predict in
+        # one process, deprecations inside Keras) are not actionable for biocnn's users.
+        tf.get_logger().setLevel(logging.ERROR)
     return tf
 
 
 def import_tensorflow():
     """Import TensorFlow quietly (unless ``BIOCNN_TF_STARTUP_LOG=1``) and return the module."""
-    if "tensorflow" in sys.modules or os.environ.get("BIOCNN_TF_STARTUP_LOG") == "1":
+    if os.environ.get("BIOCNN_TF_STARTUP_LOG") == "1":
+        return _import_tensorflow(quiet=False)
+    if "tensorflow" in sys.modules:
         return _import_tensorflow()
     return _with_stderr_silenced(_import_tensorflow)
