@@ -11,6 +11,8 @@ Keras's own augmentation layers handle 2D images only; these take channels-last 
   :class:`ReverseComplement`;
 * intensity (masks unchanged): :class:`RandomContrast`, :class:`RandomBrightness`,
   :class:`RandomColor`, :class:`GaussianNoise`, :class:`RandomGamma`, :class:`RandomErasing`;
+* labels: :class:`MixUp`, a transform of ``(x, y)`` training batches;
+* :func:`policy` and :data:`POLICIES`: a pipeline for a modality from a name or a spec.
 
 Example:
     >>> import numpy as np
@@ -30,14 +32,19 @@ from biocnn.augment.intensity import (
     RandomErasing,
     RandomGamma,
 )
+from biocnn.augment.mixup import MixUp
+from biocnn.augment.policy import ENTRIES, POLICIES, parse_spec, policy
 from biocnn.augment.sequence import DNA_ALPHABET, RNA_ALPHABET, RandomShift, ReverseComplement
 
 __all__ = [
     "Augmentation",
     "DNA_ALPHABET",
+    "ENTRIES",
     "FILL_MODES",
     "GaussianNoise",
     "INTERPOLATIONS",
+    "MixUp",
+    "POLICIES",
     "RNA_ALPHABET",
     "RandomBrightness",
     "RandomColor",
@@ -51,4 +58,6 @@ __all__ = [
     "RandomScaleCrop",
     "RandomShift",
     "ReverseComplement",
+    "parse_spec",
+    "policy",
 ]
