@@ -5,7 +5,7 @@ import colorsys
 import numpy as np
 import pytest
 
-from biocnn import augment
+from biocnn import augment, data
 
 RNG = np.random.default_rng(1)
 
@@ -117,6 +117,15 @@ def test_reverse_complement_equals_the_one_hot_of_the_reverse_complement_string(
     for b, seq in enumerate(seqs):
         expected = "".join(_COMPLEMENT[c] for c in reversed(seq)) if t["flip"][b] else seq
         np.testing.assert_array_equal(out[b], _one_hot(expected))
+
+
+def test_reverse_complement_agrees_with_biocnn_data_on_ambiguity_codes_and_padding():
+    # biocnn.data encodes N as uniform, R/S/D as fractions and padding (centred, here the same
+    # on both ends) as zeros, and complements text with Biopython: an independent reference.
+    text = ["ACGTNRSDAC", "TTGCAN"]
+    out = augment.ReverseComplement(probability=1.0)(data.one_hot(text, length=12), training=True)
+    expected = data.one_hot([data.reverse_complement(t) for t in text], length=12)
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_reverse_complement_of_one_unbatched_sequence_and_its_per_base_mask():

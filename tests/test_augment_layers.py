@@ -122,7 +122,9 @@ def test_keras_file_round_trip_inside_a_model(name, rank, tmp_path):
     np.testing.assert_allclose(loaded(x, training=True), model(x, training=True), atol=1e-6)
 
 
-@pytest.mark.parametrize("name,rank", [(name, LAYERS[name][2][-1]) for name in LAYERS])
+# Rank 2 (or the layer's only rank): graph tracing of the 3D resampler is slow, and the ranks
+# share one implementation.
+@pytest.mark.parametrize("name,rank", [(name, min(2, LAYERS[name][2][-1])) for name in LAYERS])
 def test_works_in_tf_data_map_on_samples_and_on_batches(name, rank):
     x = _input(name, rank)
     layer = _layer(name, seed=1, rank=rank)

@@ -3,8 +3,11 @@
 Channel order: one-hot DNA is ``(length, 4)`` with the channels in the order **A, C, G, T**
 (RNA: A, C, G, U). With this order the complement of a base is the channel read backwards
 (A<->T is 0<->3, C<->G is 1<->2), so the reverse complement of a sequence is its one-hot
-reversed along the length *and* along the channels. An all-zero column (an unknown base, N)
-stays all zero. Protein (20 channels) has no complement: :class:`ReverseComplement` raises.
+reversed along the length *and* along the channels. This is the order of
+:func:`biocnn.data.one_hot`, whose other rows stay right too: N (uniform, 0.25 each) stays N,
+an ambiguity code becomes its complement's code (R ``[.5, 0, .5, 0]`` -> Y
+``[0, .5, 0, .5]``), padding (all zeros) stays padding. Protein (20 channels) has no
+complement: :class:`ReverseComplement` raises.
 """
 
 import numbers
@@ -93,7 +96,8 @@ class RandomShift(_Translate):
 
     ``y[p] = x[p - s]`` with ``s`` uniform in ``[-max_shift, max_shift]`` per chosen axis
     and sample; positions shifted in from outside read ``fill_value`` (default 0: for one-hot
-    DNA an all-zero column, an unknown base N) or follow ``fill_mode``. Meant for sequences
+    DNA an all-zero column, which is padding in :func:`biocnn.data.one_hot`) or follow
+    ``fill_mode``. Meant for sequences
     (a motif's position should not matter), it works for every rank.
 
     Args:
