@@ -50,3 +50,34 @@ __all__ += [
     "check_images", "check_training_labels", "image_dataset", "load_images", "split_table",
     "table_from_csv", "table_from_folder",
 ]
+
+from biocnn.data import intensity  # noqa: E402
+from biocnn.data.volumes import (  # noqa: E402
+    VOLUME_SUFFIXES,
+    ArrayVolumes,
+    FileVolumes,
+    HDF5Volumes,
+    Volume,
+    probe_volume,
+    read_hdf5_array,
+    read_nifti,
+    read_npy,
+    read_tiff_stack,
+    read_volume,
+)
+from biocnn.data.volume_datasets import (  # noqa: E402
+    VolumePreprocessing,
+    check_volume_shapes,
+    load_volumes,
+    source_for_table,
+    volume_dataset,
+    volume_table,
+    volume_table_from_csv,
+)
+
+__all__ += [
+    "intensity", "VOLUME_SUFFIXES", "ArrayVolumes", "FileVolumes", "HDF5Volumes", "Volume", "probe_volume",
+    "read_hdf5_array", "read_nifti", "read_npy", "read_tiff_stack", "read_volume", "VolumePreprocessing",
+    "check_volume_shapes", "load_volumes", "source_for_table", "volume_dataset", "volume_table",
+    "volume_table_from_csv",
+]
