@@ -205,13 +205,14 @@ def test_csv_errors_name_file_and_line(tmp_path):
 
 
 def test_csv_exact_repeats_are_kept_once_and_conflicts_refused(tmp_path):
-    path = _write(tmp_path / "r.csv", "id,label,sequence\nx,EI,ACGT\ny,IE,GGGG\nx,EI,ACGT\n")
+    # The columns 'id' and 'group' are found without being named.
+    path = _write(tmp_path / "r.csv", "id,label,sequence,group\nx,EI,ACGT,g1\ny,IE,GGGG,g2\nx,EI,ACGT,g1\n")
     with pytest.warns(UserWarning, match=r"r.csv: 1 rows repeat an earlier row exactly \('x'\)"):
-        records = read_sequence_csv(path, id_column="id")
-    assert records["id"].tolist() == ["x", "y"]
+        records = read_sequence_csv(path)
+    assert records[["id", "group"]].values.tolist() == [["x", "g1"], ["y", "g2"]]
     conflict = _write(tmp_path / "c.csv", "id,label,sequence\nx,EI,ACGT\ny,IE,GGGG\nx,IE,ACGT\n")
     with pytest.raises(ValueError, match=re.escape(f"Duplicate id 'x' at {conflict}, line 2 and {conflict}, line 4")):
-        read_sequence_csv(conflict, id_column="id")
+        read_sequence_csv(conflict)
 
 
 def test_bundled_splice_junctions():

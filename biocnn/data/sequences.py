@@ -447,8 +447,10 @@ def read_sequence_csv(path, sequence_column="sequence", label_column="label", id
         path: the table (gzip or not).
         sequence_column: the column holding the sequences.
         label_column: the column holding the classes.
-        id_column: a column of record ids; None: ids are the line numbers (``"line 2"``, ...).
-        group_column: a column of groups to keep together in splits; None: no groups.
+        id_column: a column of record ids; None: the column ``id`` if there is one, else the
+            line numbers (``"line 2"``, ...).
+        group_column: a column of groups to keep together in splits; None: the column
+            ``group`` if there is one, else no groups.
         alphabet: the letters accepted.
 
     Returns:
@@ -468,6 +470,10 @@ def read_sequence_csv(path, sequence_column="sequence", label_column="label", id
     """
     path = os.fspath(path)
     table = _read_table(path, "sequence table")
+    if id_column is None and "id" in table.columns:
+        id_column = "id"
+    if group_column is None and "group" in table.columns:
+        group_column = "group"
     _require_columns(table, path, sequence_column=sequence_column, label_column=label_column,
                      id_column=id_column, group_column=group_column)
     names = {sequence_column: "sequence", label_column: "label"}
