@@ -100,6 +100,22 @@ def test_mutagenesis_of_a_linear_model_by_hand():
         in_silico_mutagenesis(_linear_model(), one_hot("AC"), target=2)
 
 
+def test_mutagenesis_of_log_probabilities_by_hand():
+    # Softmax over logits (0, z) with z = (sum of the weights i / 4 at the letters' flat indices):
+    # log p1 = -log(1 + exp(-z)). 'AC' has z = (0 + 5) / 4; the variant with letter a at
+    # position 0 has z = (a + 5) / 4, at position 1 z = (0 + 4 + a) / 4.
+    model = keras.Sequential([keras.Input((2, 4)), keras.layers.Flatten(), keras.layers.Dense(2),
+                              keras.layers.Softmax()])
+    weights = np.zeros((8, 2), np.float32)
+    weights[:, 1] = np.arange(8) / 4.0
+    model.layers[1].set_weights([weights, np.zeros(2, np.float32)])
+    effects = in_silico_mutagenesis(model, one_hot("AC")[0], target=1, log=True)
+    z = np.array([[5, 6, 7, 8], [4, 5, 6, 7]]) / 4.0
+    expected = -np.log1p(np.exp(-z)) + np.log1p(np.exp(-5 / 4.0))
+    np.testing.assert_allclose(effects, expected, atol=1e-5)
+    assert effects[0, 0] == 0.0 and effects[1, 1] == 0.0
+
+
 def test_mutagenesis_equals_a_loop_over_variants():
     keras.utils.set_random_seed(3)
     model = keras.Sequential([

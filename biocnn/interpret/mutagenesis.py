@@ -13,6 +13,8 @@ from biocnn import plots
 
 __all__ = ["in_silico_mutagenesis", "plot_mutagenesis"]
 
+_LETTER_TICKS = 200  # longest sequence whose letters label the x-axis
+
 
 def _targets(target, reference_scores):
     n = len(reference_scores)
@@ -28,7 +30,7 @@ def _targets(target, reference_scores):
     return targets
 
 
-def in_silico_mutagenesis(model, x, target=None, batch_size=1024):
+def in_silico_mutagenesis(model, x, target=None, log=False, batch_size=1024):
     """Effect of every single-letter substitution on the model's score of the target class.
 
     Args:
@@ -37,12 +39,15 @@ def in_silico_mutagenesis(model, x, target=None, batch_size=1024):
         x: ``(N, length, letters)`` one-hot sequences, or one sequence ``(length, letters)``.
         target: the class whose score is followed: an int, one int per sequence, or None for
             each sequence's predicted class.
+        log: compare log scores (for probability outputs): a change from 0.999 to 0.99 then
+            counts as much as one from 0.1 to 0.01, so a confident prediction still shows
+            which positions it rests on. Scores are clipped at 1e-12 first.
         batch_size: variants per forward pass.
 
     Returns:
         float32 array ``(N, length, letters)`` (``(length, letters)`` for one sequence):
-        ``score(variant)[target] - score(reference)[target]`` where the variant puts letter
-        ``a`` at position ``l``.
+        ``score(variant)[target] - score(reference)[target]`` (of their logs with ``log=True``)
+        where the variant puts letter ``a`` at position ``l``.
 
     Raises:
         ValueError: an input that is not 2D/3D, or a target outside the classes.
@@ -60,24 +65,25 @@ def in_silico_mutagenesis(model, x, target=None, batch_size=1024):
     if x.ndim != 3:
         raise ValueError(f"in_silico_mutagenesis: expected (N, length, letters) inputs, got shape {x.shape}.")
     n, length, letters = x.shape
-    reference = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float64).reshape(n, -1)
+    transform = (lambda s: np.log(np.clip(s, 1e-12, None))) if log else (lambda s: s)
+    reference = transform(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float64).reshape(n, -1))
     targets = _targets(target, reference)
     identity = np.eye(letters, dtype=np.float32)
     effects = np.zeros((n, length, letters), np.float32)
     for i in range(n):
         variants = np.repeat(x[i][None], length * letters, axis=0).reshape(length, letters, length, letters)
         variants[np.arange(length), :, np.arange(length)] = identity  # variant (l, a): row l = letter a
-        scores = np.asarray(
+        scores = transform(np.asarray(
             model.predict(variants.reshape(-1, length, letters), batch_size=batch_size, verbose=0),
             np.float64,
-        ).reshape(length, letters, -1)
+        )).reshape(length, letters, -1)
         effects[i] = scores[..., targets[i]] - reference[i, targets[i]]
         unchanged = np.all(x[i][:, None, :] == identity[None], axis=-1)  # the reference letter
         effects[i][unchanged] = 0.0
     return effects[0] if single else effects
 
 
-def plot_mutagenesis(effects, sequences, path, letters="ACGT", titles=None):
+def plot_mutagenesis(effects, sequences, path, letters="ACGT", titles=None, colorbar_label="score change"):
     """Draw mutagenesis maps, one panel pair per sequence, and save them as PNG.
 
     Args:
@@ -86,6 +92,7 @@ def plot_mutagenesis(effects, sequences, path, letters="ACGT", titles=None):
         path: the PNG file (written atomically).
         letters: the channel letters (``"ACGT"``).
         titles: optional title per sequence.
+        colorbar_label: what the effects measure (e.g. ``"log score change"``).
 
     Example:
         >>> import tempfile, os
@@ -100,10 +107,9 @@ def plot_mutagenesis(effects, sequences, path, letters="ACGT", titles=None):
     if len(sequences) != len(effects):
         raise ValueError(f"plot_mutagenesis: {len(effects)} maps but {len(sequences)} sequences.")
     length = effects.shape[1]
-    limit = float(np.abs(effects).max()) or 1.0
     fig, axes = plt.subplots(
-        2 * len(effects), 1, figsize=(max(6.0, 0.16 * length + 1.5), 2.6 * len(effects)),
-        gridspec_kw={"height_ratios": [1, 1.6] * len(effects)}, squeeze=False,
+        2 * len(effects), 1, figsize=(min(max(6.0, 0.16 * length + 2.5), 30.0), 2.8 * len(effects)),
+        gridspec_kw={"height_ratios": [1, 1.6] * len(effects)}, squeeze=False, layout="constrained",
     )
     for i, (effect, sequence) in enumerate(zip(effects, sequences)):
         bar, heat = axes[2 * i, 0], axes[2 * i + 1, 0]
@@ -113,11 +119,14 @@ def plot_mutagenesis(effects, sequences, path, letters="ACGT", titles=None):
         bar.set_xticks([])
         bar.set_ylabel("mean effect", fontsize=8)
         bar.set_title(titles[i] if titles else f"sequence {i + 1}", fontsize=9)
+        limit = float(np.abs(effect).max()) or 1.0  # each map on its own symmetric scale
         image = heat.imshow(effect.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
                             interpolation="nearest")
         heat.set_yticks(range(len(letters)), list(letters))
-        heat.set_xticks(range(length), list(sequence[:length]) + [""] * (length - len(sequence)), fontsize=6)
+        if length <= _LETTER_TICKS:
+            heat.set_xticks(range(length), list(sequence[:length]) + [""] * (length - len(sequence)), fontsize=6)
+        else:  # too long to label every letter: positions instead
+            heat.set_xticks(range(0, length, 50))
         heat.set_xlabel("reference sequence (each cell: the effect of substituting that letter)", fontsize=8)
-        fig.colorbar(image, ax=heat, fraction=0.02, pad=0.01, label="score change")
-    fig.tight_layout()
+        fig.colorbar(image, ax=[bar, heat], fraction=0.02, pad=0.01, label=colorbar_label)
     plots.save_figure(fig, path)
