@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from biocnn import layers as biocnn_layers
+from biocnn.models.zoo_layers import ChannelMaxout
 
 __all__ = [
     "RANKS",
@@ -30,6 +31,22 @@ __all__ = [
     "pool",
     "global_pool",
     "activation",
+    "HIDDEN_ACTIVATIONS",
+    "MAXOUT_PIECES",
+    "HEADS",
+    "STEMS",
+    "SMALL_INPUT_MAX",
+    "check_activation",
+    "check_rate",
+    "check_positive_int",
+    "check_width",
+    "scaled",
+    "resolve_stem",
+    "resolve_head",
+    "FROM_HEAD",
+    "conv_unit",
+    "dense_unit",
+    "output_head",
 ]
 
 RANKS = (1, 2, 3)
@@ -282,3 +299,319 @@ def activation(name, layer_name=None, where=""):
         return biocnn_layers.activation(name, name=layer_name)
     except ValueError as error:
         raise ValueError(f"{where}: {error}" if where else str(error)) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Options shared by the zoo: activation, dropout, width, stem, head
+# --------------------------------------------------------------------------------------------
+
+#: Maxout units take the maximum over this many affine maps (Goodfellow et al. used 2 to 5).
+MAXOUT_PIECES = 2
+
+#: Hidden activations a zoo model accepts: :data:`biocnn.layers.ACTIVATIONS` and ``"maxout"``.
+HIDDEN_ACTIVATIONS = tuple(biocnn_layers.ACTIVATIONS) + ("maxout",)
+
+#: Output heads: class probabilities (softmax), independent probabilities (sigmoid, for
+#: multi-label or one-output binary), linear outputs (regression), raw scores (logits).
+HEADS = ("softmax", "sigmoid", "regression", "logits")
+
+#: Stems of networks designed for 224-px images: the original one, or one for small inputs.
+STEMS = ("auto", "imagenet", "small")
+
+#: ``stem="auto"`` picks the small-input stem when some spatial axis is at most this long.
+SMALL_INPUT_MAX = 64
+
+
+def _activation_key(name):
+    if not isinstance(name, str):
+        return name
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def check_activation(name, where="", maxout=True, why_not_maxout=""):
+    """Check a hidden-layer activation name and return it in canonical form.
+
+    Args:
+        name: str, one of :data:`HIDDEN_ACTIVATIONS` (case-insensitive, ``-`` read as ``_``).
+        where: str, a prefix naming the model for the message.
+        maxout: bool, whether ``"maxout"`` applies to this model.
+        why_not_maxout: str, the reason given when ``maxout`` is False.
+
+    Returns:
+        str: the canonical name, e.g. ``"leaky_relu"``.
+
+    Raises:
+        ValueError: for an unknown name (with a did-you-mean and the valid names), or
+            ``"maxout"`` where it does not apply (with the reason).
+
+    Example:
+        >>> print(check_activation("Leaky-ReLU"))
+        leaky_relu
+    """
+    valid = HIDDEN_ACTIVATIONS if maxout else tuple(biocnn_layers.ACTIVATIONS)
+    key = _activation_key(name)
+    if key == "maxout" and not maxout:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(
+            f"{prefix}activation 'maxout' does not apply here{': ' + why_not_maxout if why_not_maxout else ''}. "
+            f"Valid options: {', '.join(repr(v) for v in sorted(valid))}."
+        )
+    return look_up("activation", key, valid, where=where)
+
+
+def check_rate(rate, argument="dropout", where=""):
+    """Check a dropout rate in [0, 1) and return it as a float.
+
+    Args:
+        rate: float in [0, 1); 0 means no dropout layer.
+        argument: str, the argument's name for the message.
+        where: str, a prefix naming the model for the message.
+
+    Returns:
+        float: ``rate``.
+
+    Raises:
+        ValueError: if ``rate`` is not a number in [0, 1).
+
+    Example:
+        >>> print(check_rate(0.5))
+        0.5
+    """
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}{argument} must be a rate in [0, 1) (0 for none), got {rate!r}.")
+    return float(rate)
+
+
+def check_positive_int(value, argument, where=""):
+    """Check that the option ``argument`` is a positive int and return it.
+
+    Args:
+        value: the value received.
+        argument: str, the option's name for the message (e.g. ``"fc_units"``).
+        where: str, a prefix naming the model for the message.
+
+    Returns:
+        int: ``value``.
+
+    Raises:
+        ValueError: if ``value`` is not a positive int.
+
+    Example:
+        >>> print(check_positive_int(4096, "fc_units"))
+        4096
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}{argument} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def check_width(width_multiplier, where=""):
+    """Check a width multiplier (a positive number scaling every hidden layer's width).
+
+    Args:
+        width_multiplier: positive number; 1.0 is the published width.
+        where: str, a prefix naming the model for the message.
+
+    Returns:
+        float: ``width_multiplier``.
+
+    Raises:
+        ValueError: if it is not a positive number.
+
+    Example:
+        >>> print(check_width(0.25))
+        0.25
+    """
+    if (
+        isinstance(width_multiplier, bool)
+        or not isinstance(width_multiplier, numbers.Real)
+        or not width_multiplier > 0
+    ):
+        prefix = f"{where}: " if where else ""
+        raise ValueError(
+            f"{prefix}width_multiplier must be a positive number (1.0 for the published "
+            f"widths, e.g. 0.25 for a quarter), got {width_multiplier!r}."
+        )
+    return float(width_multiplier)
+
+
+def scaled(channels, width_multiplier):
+    """``channels * width_multiplier`` rounded to an int, at least 1.
+
+    Example:
+        >>> print(scaled(64, 0.25), scaled(6, 0.1))
+        16 1
+    """
+    return max(1, int(round(channels * width_multiplier)))
+
+
+def resolve_stem(stem, input_shape, where="", imagenet_min=1):
+    """The stem to build: ``"imagenet"`` or ``"small"``; ``"auto"`` looks at the input size.
+
+    Args:
+        stem: ``"auto"``, ``"imagenet"`` (the published stem, for inputs of about 224) or
+            ``"small"`` (a stride-1 stem without pooling, for 28-64 px inputs).
+        input_shape: tuple, channels last.
+        where: str, a prefix naming the model for the message.
+        imagenet_min: int, the smallest size along a spatial axis the imagenet stem fits.
+
+    Returns:
+        str: for ``stem="auto"``, ``"small"`` when some spatial axis is at most
+        :data:`SMALL_INPUT_MAX` (64) long or shorter than ``imagenet_min``, else
+        ``"imagenet"``; an explicit choice unchanged.
+
+    Raises:
+        ValueError: for an unknown stem (did-you-mean), or ``stem="imagenet"`` on an input
+            with a spatial axis shorter than ``imagenet_min``.
+
+    Example:
+        >>> print(resolve_stem("auto", (28, 28, 1)), resolve_stem("auto", (224, 224, 3)))
+        small imagenet
+    """
+    look_up("stem", stem, STEMS, where=where)
+    smallest = min(input_shape[:-1])
+    if stem == "auto":
+        return "small" if smallest <= SMALL_INPUT_MAX or smallest < imagenet_min else "imagenet"
+    if stem == "imagenet" and smallest < imagenet_min:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(
+            f"{prefix}stem='imagenet' needs at least {imagenet_min} values along every spatial "
+            f"axis, but input_shape {tuple(input_shape)} has {smallest}. Use stem='small' "
+            f"(or 'auto'), or resize the input."
+        )
+    return stem
+
+
+class _FromHead:
+    def __repr__(self):
+        return "<from head>"
+
+
+#: Default of the legacy ``output_activation`` option of lenet5 and mlp: use ``head``.
+FROM_HEAD = _FromHead()
+
+_LEGACY_OUTPUT = {"softmax": "softmax", "sigmoid": "sigmoid", "linear": "regression", None: "logits"}
+
+
+def resolve_head(head, output_activation=FROM_HEAD, where=""):
+    """The output head: one of :data:`HEADS`; None means ``"logits"``.
+
+    ``output_activation`` is the older spelling used by lenet5 and mlp, still accepted:
+    ``"softmax"``, ``"sigmoid"``, ``"linear"`` (regression) or None (logits).
+
+    Args:
+        head: one of :data:`HEADS` or None.
+        output_activation: the legacy option, or :data:`FROM_HEAD` (not given).
+        where: str, a prefix naming the model for the message.
+
+    Returns:
+        str: one of :data:`HEADS`.
+
+    Raises:
+        ValueError: for an unknown head or output activation (did-you-mean), or both options
+            given with different meanings.
+
+    Example:
+        >>> print(resolve_head(None), resolve_head("softmax", output_activation=None))
+        logits logits
+    """
+    head = "logits" if head is None else look_up("head", head, HEADS, where=where)
+    if output_activation is FROM_HEAD:
+        return head
+    legacy = _LEGACY_OUTPUT[look_up("output_activation", output_activation, _LEGACY_OUTPUT, where)]
+    if head not in ("softmax", legacy):
+        prefix = f"{where}: " if where else ""
+        raise ValueError(
+            f"{prefix}head={head!r} and output_activation={output_activation!r} disagree; "
+            f"give only head (output_activation is the older spelling of it)."
+        )
+    return legacy
+
+
+def conv_unit(x, rank, filters, kernel_size, activation, name, batch_norm=False, **conv_kwargs):
+    """Convolution -> optional batch norm -> activation, named ``name``, ``name_bn``, ``name_act``.
+
+    With ``activation="maxout"`` the convolution has ``filters * MAXOUT_PIECES`` outputs and
+    the activation is a :class:`~biocnn.models.zoo_layers.ChannelMaxout`, so the unit still has
+    ``filters`` outputs, each the maximum of ``MAXOUT_PIECES`` convolutions.
+
+    Args:
+        x: the input tensor (channels last).
+        rank: int, 1, 2 or 3.
+        filters: int, output channels.
+        kernel_size: int or tuple.
+        activation: a name from :data:`HIDDEN_ACTIVATIONS`.
+        name: str, the convolution's name and the prefix of the others.
+        batch_norm: bool, add ``BatchNormalization`` between convolution and activation.
+        **conv_kwargs: passed to the Keras convolution (``strides``, ``padding``, ...).
+
+    Returns:
+        The output tensor.
+
+    Example:
+        >>> x = keras.Input((16, 16, 3))
+        >>> print(conv_unit(x, 2, 8, 3, "maxout", "c1", padding="same").shape)
+        (None, 16, 16, 8)
+    """
+    maxout = _activation_key(activation) == "maxout"
+    x = conv(rank, filters * (MAXOUT_PIECES if maxout else 1), kernel_size, name=name, **conv_kwargs)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    if maxout:
+        return ChannelMaxout(MAXOUT_PIECES, name=f"{name}_act")(x)
+    return _activation_layer(activation, f"{name}_act")(x)
+
+
+def dense_unit(x, units, activation, name, **dense_kwargs):
+    """Dense -> activation, named ``name`` and ``name_act``; maxout as in :func:`conv_unit`.
+
+    Args:
+        x: the input tensor.
+        units: int, output units.
+        activation: a name from :data:`HIDDEN_ACTIVATIONS`.
+        name: str, the Dense layer's name and the activation's prefix.
+        **dense_kwargs: passed to ``keras.layers.Dense``.
+
+    Returns:
+        The output tensor.
+
+    Example:
+        >>> print(dense_unit(keras.Input((10,)), 4, "relu", "fc1").shape)
+        (None, 4)
+    """
+    maxout = _activation_key(activation) == "maxout"
+    x = layers.Dense(units * (MAXOUT_PIECES if maxout else 1), name=name, **dense_kwargs)(x)
+    if maxout:
+        return ChannelMaxout(MAXOUT_PIECES, name=f"{name}_act")(x)
+    return _activation_layer(activation, f"{name}_act")(x)
+
+
+def output_head(x, num_classes, head, name, **dense_kwargs):
+    """The output layers: Dense ``name_logits``, then ``name_probs`` for softmax/sigmoid heads.
+
+    Args:
+        x: the feature vector tensor.
+        num_classes: int, the number of outputs.
+        head: one of :data:`HEADS` (already checked, e.g. by :func:`resolve_head`).
+        name: str, the model name (the layers' prefix).
+        **dense_kwargs: passed to the Dense layer (e.g. ``kernel_constraint``).
+
+    Returns:
+        The model's output tensor: probabilities (softmax, sigmoid), or the Dense outputs
+        themselves (regression values or logits).
+
+    Example:
+        >>> print(output_head(keras.Input((10,)), 3, "softmax", "net").shape)
+        (None, 3)
+    """
+    x = layers.Dense(num_classes, name=f"{name}_logits", **dense_kwargs)(x)
+    if head in ("softmax", "sigmoid"):
+        x = _activation_layer(head, f"{name}_probs")(x)
+    return x
+
+
+def _activation_layer(name, layer_name):
+    # `activation` (the public helper) is shadowed by the argument of the same name above.
+    return biocnn_layers.activation(name, name=layer_name)

@@ -73,28 +73,38 @@ def lenet5(
     activation="relu",
     pooling="max",
     padding="auto",
-    output_activation="softmax",
+    dropout=0.0,
+    width_multiplier=1.0,
+    head="softmax",
+    output_activation=blocks.FROM_HEAD,
     name="lenet5",
 ):
     """LeNet-5 for any rank and any input size.
 
     Layers, with ``name`` as prefix: ``_input``, ``_conv1``, ``_conv1_act``, ``_pool1``,
-    ``_conv2``, ``_conv2_act``, ``_pool2``, ``_flatten``, ``_fc1``, ``_fc1_act``, ``_fc2``,
-    ``_fc2_act``, ``_logits`` (Dense, no activation) and ``_probs`` (the output activation,
-    absent when ``output_activation`` is None).
+    ``_conv2``, ``_conv2_act``, ``_pool2``, ``_flatten``, ``_fc1``, ``_fc1_act``
+    (``_dropout1``), ``_fc2``, ``_fc2_act`` (``_dropout2``), ``_logits`` (Dense, no activation)
+    and ``_probs`` (softmax or sigmoid; absent for the regression and logits heads). The last
+    convolutional feature map is ``_conv2_act``.
 
     Args:
         input_shape: tuple of int, channels last without the batch axis: ``(length, channels)``,
             ``(height, width, channels)`` or ``(depth, height, width, channels)``.
         num_classes: int, number of outputs.
-        activation: str, hidden activation; ``"relu"`` (default), or ``"tanh"``/``"sigmoid"``
-            as in the original; any Keras activation name.
+        activation: str, hidden activation, one of ``blocks.HIDDEN_ACTIVATIONS``: ``"relu"``
+            (default), ``"tanh"``/``"sigmoid"`` as in the original, ``"leaky_relu"``, or
+            ``"maxout"`` (every convolution and hidden Dense layer becomes a maxout unit of
+            ``blocks.MAXOUT_PIECES`` pieces).
         pooling: ``"max"`` (default) or ``"avg"`` (the original's subsampling).
         padding: ``"auto"`` (default): ``'valid'`` convolutions as in the original when every
             spatial axis has at least 16 values, ``'same'`` convolutions and pooling otherwise,
             so any input size works. ``"valid"`` or ``"same"`` force one.
-        output_activation: str or None. ``"softmax"`` (default); None leaves the raw scores
-            (for hinge losses or ``from_logits=True``).
+        dropout: float in [0, 1), dropout after each hidden Dense layer (0: none, the original).
+        width_multiplier: positive float scaling the filters (6, 16) and units (120, 84).
+        head: ``"softmax"`` (default), ``"sigmoid"``, ``"regression"`` (linear outputs) or
+            ``"logits"``/None (raw scores, for hinge losses or ``from_logits=True``).
+        output_activation: the older spelling of ``head``, still accepted: ``"softmax"``,
+            ``"sigmoid"``, ``"linear"`` or None (raw scores).
         name: str, the model name and the prefix of every layer name.
 
     Returns:
@@ -102,8 +112,9 @@ def lenet5(
 
     Raises:
         ValueError: for an unsupported ``input_shape``, a bad ``num_classes``, an unknown
-            ``activation``/``pooling``/``padding``, or ``padding="valid"`` on an input smaller
-            than 16 along some spatial axis (the message names the axis and the minimum).
+            ``activation``/``pooling``/``padding``/``head``, a bad ``dropout`` or
+            ``width_multiplier``, or ``padding="valid"`` on an input smaller than 16 along
+            some spatial axis (the message names the axis and the minimum).
 
     Example:
         >>> model = lenet5((32, 32, 1), 10, padding="valid")
@@ -112,20 +123,25 @@ def lenet5(
     """
     rank = blocks.rank_of(input_shape, where=name)
     num_classes = blocks.check_num_classes(num_classes, where=name)
+    activation = blocks.check_activation(activation, where=name)
     blocks.look_up("pooling", pooling, blocks.POOL, where=name)
     padding = _resolve_padding(padding, input_shape, name)
+    dropout = blocks.check_rate(dropout, where=name)
+    width = blocks.check_width(width_multiplier, where=name)
+    head = blocks.resolve_head(head, output_activation, where=name)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     x = inputs
     for i, filters in enumerate(FILTERS, start=1):
-        x = blocks.conv(rank, filters, KERNEL_SIZE, padding=padding, name=f"{name}_conv{i}")(x)
-        x = blocks.activation(activation, f"{name}_conv{i}_act", where=name)(x)
+        x = blocks.conv_unit(
+            x, rank, blocks.scaled(filters, width), KERNEL_SIZE, activation, f"{name}_conv{i}",
+            padding=padding,
+        )
         x = blocks.pool(rank, pooling, POOL_SIZE, padding=padding, name=f"{name}_pool{i}")(x)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     for i, units in enumerate(UNITS, start=1):
-        x = keras.layers.Dense(units, name=f"{name}_fc{i}")(x)
-        x = blocks.activation(activation, f"{name}_fc{i}_act", where=name)(x)
-    x = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
-    if output_activation is not None:
-        x = blocks.activation(output_activation, f"{name}_probs", where=name)(x)
+        x = blocks.dense_unit(x, blocks.scaled(units, width), activation, f"{name}_fc{i}")
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}")(x)
+    x = blocks.output_head(x, num_classes, head, name)
     return keras.Model(inputs, x, name=name)

@@ -6,12 +6,13 @@ the name, the input's rank and the options before calling it, so a typo in a con
 a message naming the valid choices instead of deep inside Keras.
 """
 
+import ast
 import difflib
 import inspect
 
 from biocnn.models.blocks import RANKS, look_up, rank_of
 
-__all__ = ["register", "create", "available"]
+__all__ = ["register", "create", "available", "options_of", "parse_spec"]
 
 _REGISTRY = {}  # name -> (constructor, ranks)
 
@@ -143,3 +144,119 @@ def create(name, input_shape, num_classes, /, **options):
             f"Valid options: {', '.join(sorted(valid))}."
         )
     return constructor(input_shape, num_classes, **options)
+
+
+def options_of(builder, fixed=(), **defaults):
+    """Decorator: give a named constructor the options (signature) of the builder it calls.
+
+    A named constructor such as ``resnet18(input_shape, num_classes, **options)`` hands its
+    options to one builder (``resnet``). With this decorator ``inspect.signature``, ``help()``
+    and :func:`create` see the builder's options, less the ``fixed`` ones the constructor sets
+    itself, with new defaults from ``defaults`` (e.g. ``name="resnet18"``); so a misspelt
+    option fails in :func:`create` with a did-you-mean instead of a ``TypeError``.
+
+    Args:
+        builder: the function the constructor calls.
+        fixed: names of the builder's arguments the constructor fixes (e.g. ``("depth",)``).
+        **defaults: builder arguments whose default the constructor changes.
+
+    Returns:
+        A decorator that sets ``__signature__`` and returns the constructor unchanged.
+
+    Raises:
+        ValueError: if a ``fixed`` or ``defaults`` name is not an argument of ``builder``.
+
+    Example:
+        >>> def builder(input_shape, num_classes, depth=1, name="net"):
+        ...     return depth, name
+        >>> @options_of(builder, fixed=("depth",), name="net2")
+        ... def net2(input_shape, num_classes, **options):
+        ...     return builder(input_shape, num_classes, depth=2, **{"name": "net2", **options})
+        >>> print(inspect.signature(net2))
+        (input_shape, num_classes, name='net2')
+    """
+    signature = inspect.signature(builder)
+    unknown = sorted((set(fixed) | set(defaults)) - set(signature.parameters))
+    if unknown:
+        raise ValueError(
+            f"options_of: {builder.__qualname__} has no argument {', '.join(map(repr, unknown))}."
+        )
+    parameters = [
+        p.replace(default=defaults[n]) if n in defaults else p
+        for n, p in signature.parameters.items()
+        if n not in fixed
+    ]
+
+    def decorator(constructor):
+        constructor.__signature__ = signature.replace(parameters=parameters)
+        return constructor
+
+    return decorator
+
+
+def _split_top_level(text, separator=","):
+    # Split on separators outside brackets and quotes, so "widths=(3,4,5)" stays whole.
+    parts, depth, quote, current = [], 0, None, []
+    for char in text:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word such as tanh is a string
+
+
+def parse_spec(spec):
+    """Split a model spec ``"name:option=value,option=value"`` into a name and options.
+
+    Values are Python literals (``0.5``, ``False``, ``None``, ``(3, 4, 5)``, ``'same'``);
+    anything else is taken as a string, so ``activation=tanh`` needs no quotes.
+
+    Args:
+        spec: str, e.g. ``"lenet5"``, ``"lenet5:activation=tanh"`` or
+            ``"kim_cnn:filter_widths=(3,4,5),dropout=0.5"``.
+
+    Returns:
+        tuple ``(name, options)``: the registry name and a dict of options for :func:`create`.
+
+    Raises:
+        ValueError: for an empty name, an option without ``=``, or an option given twice; the
+            message echoes the spec and shows the expected form.
+
+    Example:
+        >>> print(parse_spec("alexnet:stem=small,lrn=False,width_multiplier=0.25"))
+        ('alexnet', {'stem': 'small', 'lrn': False, 'width_multiplier': 0.25})
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"parse_spec: a model spec must be a string, got {spec!r}.")
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    form = "expected 'name' or 'name:option=value,option=value', e.g. 'lenet5:activation=tanh'"
+    if not name:
+        raise ValueError(f"parse_spec: no model name in {spec!r}; {form}.")
+    options = {}
+    for item in _split_top_level(rest) if rest.strip() else []:
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if not equals or not key.isidentifier():
+            raise ValueError(f"parse_spec: cannot read option {item.strip()!r} in {spec!r}; {form}.")
+        if key in options:
+            raise ValueError(f"parse_spec: option {key!r} is given twice in {spec!r}.")
+        options[key] = _literal(value.strip())
+    return name, options
