@@ -51,6 +51,9 @@ __all__ += [
     "table_from_csv", "table_from_folder",
 ]
 
+from biocnn.data.idx import IDX_TYPES, load_idx, load_idx_pair  # noqa: E402
+__all__ += ["IDX_TYPES", "load_idx", "load_idx_pair"]
+
 from biocnn.data import intensity  # noqa: E402
 from biocnn.data.volumes import (  # noqa: E402
     VOLUME_SUFFIXES,
