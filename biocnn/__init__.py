@@ -19,5 +19,6 @@ from biocnn import models  # noqa: E402
 from biocnn import training  # noqa: E402
 from biocnn import data  # noqa: E402
 from biocnn import augment  # noqa: E402
+from biocnn import export  # noqa: E402
 
 __all__ = ["layers", "losses", "models", "optimizers", "training", "utils", "__version__"]
