@@ -312,7 +312,9 @@ def source_for_table(table, key=None):
 
 
 def _indices(source, indices):
-    return np.arange(len(source), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+    if indices is None:
+        return np.arange(len(source), dtype=np.int64)
+    return np.asarray(indices, dtype=np.int64).reshape(-1)
 
 
 def _shape_error(source, by_shape):
@@ -345,7 +347,8 @@ def check_volume_shapes(source, indices=None, preprocessing=None):
 
     Example:
         >>> from biocnn.data.volumes import ArrayVolumes
-        >>> check_volume_shapes(ArrayVolumes(np.zeros((3, 8, 8, 8))), preprocessing=VolumePreprocessing(target_shape=(4, 4, 4)))
+        >>> resample = VolumePreprocessing(target_shape=(4, 4, 4))
+        >>> check_volume_shapes(ArrayVolumes(np.zeros((3, 8, 8, 8))), preprocessing=resample)
         (4, 4, 4, 1)
     """
     indices = _indices(source, indices)

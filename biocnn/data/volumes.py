@@ -406,7 +406,12 @@ class VolumeSource:
     """A sequence of volumes read only when asked (the interface of every source).
 
     Subclasses set ``name`` (for messages) and ``ids`` (one string per volume), and implement
-    ``_read(indices)`` returning a list of channels-last arrays and ``spacing(i)``.
+    ``_read(indices)`` returning a list of channels-last arrays, ``shapes()`` and ``spacing(i)``.
+
+    Example:
+        >>> source = ArrayVolumes(np.zeros((3, 4, 4, 4)), name="demo")
+        >>> len(source), source.ids, [v.shape for v in source.read([2, 0])]
+        (3, ['0', '1', '2'], [(4, 4, 4, 1), (4, 4, 4, 1)])
     """
 
     name = "volumes"
@@ -590,7 +595,9 @@ class ArrayVolumes(VolumeSource):
         self.name = name or "array"
         self._array = array
         if array.ndim not in (4, 5):
-            raise ValueError(f"{self.name} has shape {array.shape}; expected a stack of volumes (N, D, H, W) or (N, D, H, W, C).")
+            raise ValueError(
+                f"{self.name} has shape {array.shape}; expected a stack of volumes (N, D, H, W) or (N, D, H, W, C)."
+            )
         self.ids = [str(i) for i in range(array.shape[0])]
         self._spacing = _spacing(spacing, self.name, "the spacing argument")
 
@@ -711,7 +718,9 @@ class FileVolumes(VolumeSource):
         if missing:
             shown = ", ".join(f"'{p}'" for p in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise FileNotFoundError(f"{name}: {len(missing)} of {len(self.paths)} volume files do not exist: {shown}{more}.")
+            raise FileNotFoundError(
+                f"{name}: {len(missing)} of {len(self.paths)} volume files do not exist: {shown}{more}."
+            )
         self._spacings = {}
 
     def volume(self, i):
