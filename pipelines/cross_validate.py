@@ -97,6 +97,8 @@ def main(argv=None):
     x, y, ids, groups, class_names, default_model = load_data(args)
     model_name = args.model or default_model
     space = read_space(args.search)
+    if space:
+        cv.check_space(space, None, model_options=biocnn.models.options(model_name))
     resume = args.resume or bool(args.fold)  # per-fold jobs share one run directory
     run = RunDirectory(args.out, overwrite=args.overwrite, resume=resume)
     if not run.resumed:

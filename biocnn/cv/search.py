@@ -26,15 +26,20 @@ def _model_parameters(build_model):
     return tuple(signature.parameters)
 
 
-def check_space(space, build_model):
+def check_space(space, build_model, model_options=None):
     """Refuse a search space with a parameter that neither the training nor the model takes.
+
+    Args:
+        space: dict parameter -> values.
+        build_model: the model function; its signature lists the model options...
+        model_options: ...unless given here (for a ``build_model(**options)`` wrapper).
 
     Example:
         >>> check_space({"learning_rate": [0.1, 0.01]}, lambda dropout=0.5: None)
     """
     if not isinstance(space, dict) or not space:
         raise ValueError(f"A search space must be a non-empty dict of parameter -> values, got {space!r}.")
-    model_params = _model_parameters(build_model)
+    model_params = tuple(model_options) if model_options is not None else _model_parameters(build_model)
     for name, values in space.items():
         if name in _CONFIG_FIELDS or model_params is None or name in model_params:
             if isinstance(values, (list, tuple)) and len(values) == 0:

@@ -28,7 +28,7 @@ Shared options: ``activation`` (``"relu"`` default, ``"leaky_relu"``, ``"tanh"``
 ``"sigmoid"``, ``"regression"``, ``"logits"``/None).
 """
 
-from biocnn.models.registry import available, create, options_of, parse_spec, register
+from biocnn.models.registry import available, create, options, options_of, parse_spec, register
 from biocnn.models.naming import last_conv_layer_name
 from biocnn.models.zoo_layers import ChannelMaxout, LocalResponseNormalization
 from biocnn.models.lenet import lenet5  # (each module registers its networks)
@@ -40,7 +40,7 @@ from biocnn.models.wide_resnet import wide_resnet
 from biocnn.models.sequence import basset, deepbind, kim_cnn
 
 __all__ = [
-    "available", "create", "register", "options_of", "parse_spec", "last_conv_layer_name",
+    "available", "create", "register", "options", "options_of", "parse_spec", "last_conv_layer_name",
     "ChannelMaxout", "LocalResponseNormalization",
     "lenet5", "mlp", "alexnet",
     "vgg", "vgg11", "vgg13", "vgg16", "vgg19",

@@ -102,6 +102,17 @@ def _options_of(constructor):
     return options, accepts_any
 
 
+def options(name):
+    """The options that ``create(name, ...)`` accepts (keyword arguments of its constructor).
+
+    Example:
+        >>> "dropout" in options("mlp")
+        True
+    """
+    look_up("model name", name, _REGISTRY, where="options")
+    return tuple(sorted(_options_of(_REGISTRY[name][0])[0]))
+
+
 def create(name, input_shape, num_classes, /, **options):
     """Build the registered model ``name`` for a channels-last ``input_shape``.
 
