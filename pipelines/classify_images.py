@@ -117,6 +117,11 @@ def npz_splits(args):
     """An .npz's own split, with --channels and --size applied to every image."""
     splits = load_npz_splits(args.npz)
     for split, (x, y) in splits.items():
+        if x.ndim != 4:
+            raise ValueError(
+                f"{args.npz}: {split}_images has shape {x.shape[1:]} per sample; this pipeline "
+                "classifies 2D images (H, W, C). For volumes use pipelines/classify_volumes.py."
+            )
         if args.channels:
             x = select_channels(x, args.channels, where=f"{args.npz} {split}_images")
         if args.size:

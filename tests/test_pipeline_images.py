@@ -160,6 +160,11 @@ def test_bad_inputs_fail_before_training_with_actionable_errors(png_folder, tiff
     csv.write_text("path,label,split\n" + "\n".join(rows) + "\n")
     with pytest.raises(ValueError, match=r"'wbc' \(3 in test\) have no training samples"):
         pipeline.main(["--csv", str(csv), *common])
+    volumes = {f"{s}_{k}": np.zeros((2, 4, 5, 6), np.uint8) if k == "images" else np.array([0, 1])
+               for s in ("train", "val", "test") for k in ("images", "labels")}
+    np.savez(tmp_path / "volumes.npz", **volumes)
+    with pytest.raises(ValueError, match=r"train_images has shape \(4, 5, 6, 1\) per sample.*classify_volumes\.py"):
+        pipeline.main(["--npz", str(tmp_path / "volumes.npz"), *common])
     assert not out.exists()  # nothing is written before the data is known to be good
 
 

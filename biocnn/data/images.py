@@ -79,6 +79,10 @@ def _unreadable(path, error):
 # TIFF: an axis plan maps tifffile's axes to (spatial..., channels)
 
 
+class _AxesError(ValueError):
+    """The file is readable, but its axes do not fit the request (told apart from corruption)."""
+
+
 def _tiff_plan(path, axes, shape, rank, pages):
     """Which file axes are spatial and which are channels: ``(spatial, channel)`` index lists.
 
@@ -98,35 +102,33 @@ def _tiff_plan(path, axes, shape, rank, pages):
             (channels if pages == "channels" else depth_axes).append(i)
         elif letter == "Z":
             if rank == 2:
-                raise ValueError(
+                raise _AxesError(
                     f"'{path}' is a Z stack of {size} planes (axes {axes}, shape {shape}); a 2D "
                     "image needs one plane. Read it as a volume (rank=3), or save one plane or a "
                     "projection of the stack."
                 )
             depth_axes.append(i)
         elif letter == "T":
-            raise ValueError(
+            raise _AxesError(
                 f"'{path}' is a time series of {size} frames (axes {axes}, shape {shape}); "
                 "biocnn classifies single images. Save one frame per file."
             )
         else:
-            raise ValueError(
+            raise _AxesError(
                 f"'{path}' has an axis '{letter}' of length {size} (axes {axes}, shape {shape}) "
                 "that biocnn cannot map; it reads Y and X (and Z), channels C and S, and pages "
                 "I and Q. Save the image with these axes."
             )
     if set(spatial) != {"Y", "X"}:
-        raise ValueError(f"'{path}' has no Y and X axes (axes {axes}, shape {shape}).")
+        raise _AxesError(f"'{path}' has no Y and X axes (axes {axes}, shape {shape}).")
     if rank == 3:
         if len(depth_axes) != 1:
             found = "no depth axis" if not depth_axes else f"{len(depth_axes)} depth axes"
-            raise ValueError(
+            raise _AxesError(
                 f"'{path}' (axes {axes}, shape {shape}) has {found}; a volume needs exactly one "
                 "Z (or page) axis. For a 2D image use rank=2."
             )
         spatial["Z"] = depth_axes[0]
-    elif depth_axes:  # rank 2 with pages='depth' is refused earlier; this cannot happen
-        raise ValueError(f"'{path}': unexpected depth axes in a 2D image.")
     return [spatial[letter] for letter in spatial_letters], channels
 
 
@@ -162,11 +164,9 @@ def _read_tiff(path, rank, pages, decode):
                 out_shape = tuple(shape[i] for i in spatial) + (int(np.prod([shape[i] for i in channels])),)
                 return out_shape, dtype
             data = series[0].asarray() if len(series) == 1 else np.stack([s.asarray() for s in series])
-    except ValueError as error:
-        if str(error).startswith(f"'{path}'"):
-            raise  # our own message about the axes
-        raise _unreadable(path, error) from error
-    except (tifffile.TiffFileError, OSError, IndexError, KeyError, struct.error) as error:
+    except _AxesError:
+        raise
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, struct.error) as error:
         raise _unreadable(path, error) from error
     return _apply_plan(np.reshape(data, shape), spatial, channels)
 
