@@ -19,7 +19,6 @@ from biocnn.augment.base import (
     Augmentation,
     as_tuple,
     check_choice,
-    check_non_negative,
     check_probability,
     check_range,
     normalize_axes,

@@ -23,7 +23,6 @@ import inspect
 
 import keras
 
-from biocnn.augment.base import check_rank
 from biocnn.augment.geometric import RandomCrop, RandomFlip, RandomRot90, RandomRotation, RandomScaleCrop
 from biocnn.augment.intensity import (
     GaussianNoise,
@@ -210,9 +209,9 @@ def policy(name_or_spec, rank, seed=None, channels=None, name=None):
         >>> print(augment(np.random.rand(4, 28, 28, 1), training=True).shape)
         (4, 28, 28, 1)
     """
-    rank = check_rank("policy", rank)
-    if rank is None:
-        raise ValueError("policy: rank must be 1 (sequences), 2 (images) or 3 (volumes), got None.")
+    if isinstance(rank, bool) or rank not in (1, 2, 3):
+        raise ValueError(f"policy: rank must be 1 (sequences), 2 (images) or 3 (volumes), got {rank!r}.")
+    rank = int(rank)
     key = name_or_spec.strip().lower() if isinstance(name_or_spec, str) else name_or_spec
     named = key in POLICIES
     if named:
