@@ -61,7 +61,10 @@ def exports(tmp_path_factory):
     found = {"seq": (one, SEQUENCES, "sequence")}
     for rank, shape, policy in ((2, (8, 8, 2), "microscopy"), (3, (4, 6, 6, 1), "volume")):
         train = (rng.random((16, *shape)) * 900 + 100).astype("float32")  # raw intensities, far from N(0, 1)
-        network = tiny_network(shape, 2, augment.policy(policy, rank=rank, seed=2, channels=shape[-1]), seed=rank)
+        augmentation = keras.Sequential([augment.policy(policy, rank=rank, seed=2, channels=shape[-1])])
+        if rank == 2:  # Keras's own augmentation layers default to training mode: export must switch them off
+            augmentation.add(keras.layers.RandomFlip(seed=3))
+        network = tiny_network(shape, 2, augmentation, seed=rank)
         model = with_preprocessing(fit_preprocessing(train), network)
         name = {2: "image", 3: "volume"}[rank]
         save(model, root / name, class_names=["healthy", "tumour"], data={"train": {"samples": 16}}, seed=rank)
@@ -331,7 +334,8 @@ def test_from_run_exports_a_run_directory_with_rc_average(tmp_path):
 def test_docstring_examples_run():
     import doctest
 
+    import biocnn.export
     from biocnn.export import cli, savedmodel, sequence_graph
 
-    for module in (sequence_graph, metadata_module, cli, savedmodel):
+    for module in (sequence_graph, metadata_module, cli, savedmodel, biocnn.export):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__

@@ -12,7 +12,7 @@
   for the training pipelines.
 
 Example:
-    >>> import keras, tempfile
+    >>> import keras, numpy as np, tempfile
     >>> from biocnn import export
     >>> net = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
     ...                         keras.layers.Dense(2, activation="softmax")])
@@ -21,8 +21,6 @@ Example:
     >>> print(export.load(path)(np.zeros((1, 8, 8, 1), "float32"))["class_name"].shape)
     (1,)
 """
-
-import numpy as np  # noqa: F401  (the docstring example uses it)
 
 from biocnn.export.metadata import FORMAT, FORMAT_VERSION, SIDECAR
 from biocnn.export.savedmodel import INPUT_NAMES, ExportedModel, check_target, from_run, load, save

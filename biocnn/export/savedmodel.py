@@ -1,19 +1,15 @@
 """TensorFlow SavedModels that downstream tools can trust, and loading them back.
 
-:func:`save` writes a model through ``keras.export.ExportArchive`` with every layer called with
-``training=False`` (a plain ``model.export()`` keeps augmentation layers active, so served
-outputs would be random), under a ``serving_default`` signature whose input and outputs are
-named and typed:
+:func:`save` writes a model through ``keras.export.ExportArchive`` and calls every layer with
+``training=False``. (A plain ``model.export()`` leaves the flag to each layer's default, and
+Keras's own augmentation layers default to training mode, so its served outputs are random.)
+The ``serving_default`` signature's input and outputs are named and typed:
 
-=========  ====================================  ==========================================
-modality   input                                  outputs
-=========  ====================================  ==========================================
-sequence   ``sequence``: tf.string ``[None]``      ``probabilities``: float32 ``[None, K]``
-           (raw text, encoded in the graph)       ``class_index``: int64 ``[None]``
-image      ``image``: float32 ``[None, H, W, C]``   ``class_name``: tf.string ``[None]``
-volume     ``volume``: float32 ``[None, D, H, W, C]``
-signal     ``signal``: float32 ``[None, L, C]``
-=========  ====================================  ==========================================
+* input, by modality: ``sequence`` tf.string ``[None]`` (raw text, one-hot encoded in the
+  graph); ``image`` float32 ``[None, H, W, C]``; ``volume`` float32 ``[None, D, H, W, C]``;
+  ``signal`` float32 ``[None, L, C]`` (1D data without an encoding);
+* outputs: ``probabilities`` float32 ``[None, K]``, ``class_index`` int64 ``[None]`` and
+  ``class_name`` tf.string ``[None]``.
 
 An optional ``embeddings`` signature (same input, output ``embedding``) returns the features
 that feed the last Dense layer; sequence exports also have ``encoded`` (input ``one_hot``,
@@ -104,7 +100,11 @@ def _atomic_folder(path, overwrite):
         if os.path.exists(path):
             old = tmp + ".old"
             os.replace(path, old)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the previous export back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
@@ -286,7 +286,7 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
             (e.g. :func:`biocnn.data.preprocess.fit_preprocessing`'s result) when the model
             does not contain its preprocessing already.
         rc_average: sequences only: serve the mean of the forward and reverse-complement
-            strands' probabilities (DNA/RNA).
+            strands' probabilities (DNA/RNA); embeddings stay those of the forward strand.
         outputs: ``"auto"`` (read the last layer), ``"probabilities"`` (softmax or sigmoid
             outputs, served as they are) or ``"logits"`` (a softmax is applied in the graph).
         embeddings: ``"auto"``: add an ``embeddings`` signature when the last Dense layer can be
@@ -480,6 +480,11 @@ class ExportedModel:
 
     def __repr__(self):
         return f"ExportedModel('{self.path}', {self.modality}, classes={self.class_names})"
+
+    @property
+    def saved_model(self):
+        """The object ``tf.saved_model.load`` returned (its ``signatures`` are TF functions)."""
+        return self._saved
 
     @property
     def signatures(self):

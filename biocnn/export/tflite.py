@@ -85,7 +85,7 @@ def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, prob
     x = _probe(exported.input_shape, signature, probe_size, seed)
     input_name = names["inputs"][0]
     lite = runner(**{input_name: x})
-    reference = exported._saved.signatures[signature](**{input_name: tf.constant(x)})
+    reference = exported.saved_model.signatures[signature](**{input_name: tf.constant(x)})
     difference = float(np.max(np.abs(lite["probabilities"] - reference["probabilities"].numpy())))
     same_class = np.array_equal(lite["class_index"], reference["class_index"].numpy())
     if not difference <= atol or not same_class:
