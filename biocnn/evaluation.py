@@ -89,6 +89,11 @@ def per_class_metrics(labels, scores, class_names=None):
     num_classes = scores.shape[1]
     y = integer_labels(labels, num_classes)
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"{len(names)} class names ({', '.join(map(str, names))}) for a model with {num_classes} "
+            "outputs: the labels and the model disagree on the number of classes."
+        )
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y, scores.argmax(1), labels=list(range(num_classes)), zero_division=0
     )

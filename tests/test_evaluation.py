@@ -66,3 +66,10 @@ def test_per_class_metrics_and_confusion_matrix_by_hand():
     # positives {0.9, 0.9, 0.1} vs negatives {0.1, 0.1, 0.1}: pairs won 6 + ties 3 * 0.5 of 9.
     assert table.loc["c", "auroc"] == pytest.approx(7.5 / 9)
     assert confusion_matrix(labels, scores).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_class_names_must_match_the_outputs():
+    from biocnn.evaluation import per_class_metrics
+
+    with pytest.raises(ValueError, match=r"1 class names \(EI\) for a model with 3 outputs"):
+        per_class_metrics([0, 0], [[0.5, 0.3, 0.2], [0.6, 0.2, 0.2]], ["EI"])
