@@ -46,3 +46,29 @@ def test_feature_maps_and_top_activating_match_numpy():
     np.testing.assert_allclose(score, (-3 * x[expected, :, 0]).max(axis=1), rtol=1e-6)
     with pytest.raises(ValueError, match="2 channels"):
         top_activating(model, x, "c", channel=2)
+
+
+def test_explain_pipeline_writes_overlays_and_filters(tmp_path):
+    import json
+    import sys
+    sys.path.insert(0, "pipelines")
+    import explain
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu", name="c"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation="softmax")])
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"class_names": ["a", "b"]}))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", **{f"{s}_images": rng.integers(0, 255, (5, 8, 8), dtype=np.uint8) for s in ("train", "val", "test")},
+             **{f"{s}_labels": np.array([[0], [1], [0], [1], [0]]) for s in ("train", "val", "test")})
+    explain.main(["--run", str(run), "--npz", str(tmp_path / "d.npz"), "--count", "2", "--steps", "4",
+                  "--out", str(tmp_path / "out")])
+    for name in ("attributions.png", "filters.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
+    table = (tmp_path / "out" / "explained.csv").read_text().splitlines()
+    assert table[0] == "id,label,explained_class,score" and table[1].startswith("test 0,a,") and len(table) == 3
+    with pytest.raises(ValueError, match="--split 'nope'"):
+        explain.main(["--run", str(run), "--npz", str(tmp_path / "d.npz"), "--split", "nope", "--out", str(tmp_path)])

@@ -24,7 +24,7 @@ import numpy as np
 
 from biocnn.interpret.features import _batched, conv_layer_name, layer_model
 
-__all__ = ["saliency", "integrated_gradients", "grad_cam", "resize_linear"]
+__all__ = ["saliency", "integrated_gradients", "grad_cam", "resize_linear", "plot_attributions"]
 
 
 def _tf():
@@ -219,3 +219,82 @@ def grad_cam(model, x, class_index, layer=None, normalize=True):
         cams.append(cam.astype("float32"))
     cams = np.stack(cams)
     return cams[0] if single else cams
+
+
+def _panels(array, rank):
+    """The 2D pictures of one ``(*spatial, C)`` array: letters x positions, the image, or mid-slices."""
+    if rank == 1:
+        return [array.T]
+    if rank == 2:
+        return [array]
+    from biocnn.gallery import orthogonal_slices
+    return orthogonal_slices(array)
+
+
+def _as_channels(heat, x):
+    """A map shaped like ``x`` (one channel for 2D/3D, every letter for 1D)."""
+    rank = x.ndim - 1
+    heat = np.asarray(heat, "float32")
+    if heat.ndim == rank:
+        heat = heat[..., None]
+    if rank == 1:
+        return np.broadcast_to(heat, x.shape)
+    return heat.max(axis=-1, keepdims=True)
+
+
+def plot_attributions(x, maps, path=None, titles=None, alpha=0.5):
+    """Inputs with attribution maps laid over them, one row per input, for 1D, 2D and 3D.
+
+    A 2D image is shown as is, a 3D volume as its three orthogonal mid-slices, a 1D sequence
+    as a letters x positions picture. Each map (saliency, integrated gradients: the maximum
+    over channels; Grad-CAM) is stretched to [0, 1] per input and drawn over it in colour.
+
+    Args:
+        x: ``(N, *spatial, C)`` inputs.
+        maps: a list of maps, each ``(N, *spatial[, C])``.
+        path: a PNG to write (optional).
+        titles: one title per map.
+        alpha: opacity of the maps.
+
+    Returns:
+        matplotlib Figure (closed when written to ``path``).
+
+    Example:
+        >>> fig = plot_attributions(np.random.rand(2, 8, 8, 1), [np.random.rand(2, 8, 8)], titles=["cam"])
+        >>> print(len(fig.axes))
+        4
+    """
+    from biocnn.gallery import display_image
+    from biocnn.plots import plt, save_figure
+
+    x = np.asarray(x, "float32")
+    rank = x.ndim - 2
+    titles = titles or [f"map {i}" for i in range(len(maps))]
+    views = len(_panels(x[0], rank))
+    columns = views * (1 + len(maps))
+    wide = rank == 1
+    fig, axes = plt.subplots(len(x), columns, figsize=((4.5 if wide else 1.7) * columns, 1.7 * len(x) + 0.3),
+                             squeeze=False)
+    for row, xi in enumerate(x):
+        pictures = _panels(xi, rank)
+        shown = [p if rank == 1 else display_image(p) for p in pictures]
+        for col, picture in enumerate(shown):
+            axes[row, col].imshow(picture, cmap="gray", aspect="auto" if wide else "equal")
+            axes[row, col].set_title("input" if views == 1 else f"input {('axial', 'coronal', 'sagittal')[col]}",
+                                     fontsize=7)
+        for k, (heat, title) in enumerate(zip(maps, titles)):
+            heat = _as_channels(heat[row], xi)
+            heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
+            for v, (picture, overlay) in enumerate(zip(shown, _panels(heat, rank))):
+                ax = axes[row, views * (1 + k) + v]
+                ax.imshow(picture, cmap="gray", aspect="auto" if wide else "equal")
+                ax.imshow(overlay if rank == 1 else overlay[..., 0], cmap="jet", alpha=alpha, vmin=0, vmax=1,
+                          aspect="auto" if wide else "equal")
+                ax.set_title(title, fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
