@@ -99,6 +99,7 @@ def train_and_evaluate(
     ids=None,
     augmentation=None,
     batch_transform=None,
+    mixup=None,
     extra_config=None,
     verbose=2,
 ):
@@ -115,7 +116,8 @@ def train_and_evaluate(
         class_names: names of the classes, in label order (default "0", "1", ...).
         ids: optional dict split -> sample ids, for ``predictions.csv``.
         augmentation: a Keras layer applied to training inputs only (see ``training.fit``).
-        batch_transform: ``(x, y) -> (x, y)`` on training batches only (e.g. MixUp).
+        batch_transform: ``(x, y) -> (x, y)`` on training batches only.
+        mixup: a ``biocnn.augment.MixUp`` layer applied inside the training step.
         extra_config: more entries for ``config.json`` (e.g. the encoding or preprocessing).
         verbose: Keras's verbosity during training.
 
@@ -132,6 +134,7 @@ def train_and_evaluate(
             "seed": config.seed,
             "model": {"name": model.name, "parameters": int(model.count_params())},
             "augmentation": None if augmentation is None else keras.saving.serialize_keras_object(augmentation),
+            "mixup": None if mixup is None else mixup.get_config(),
             "data": _describe_data(splits, class_names),
             "class_names": class_names,
             **(extra_config or {}),
@@ -150,6 +153,7 @@ def train_and_evaluate(
         resume=run.resumed,
         augmentation=augmentation,
         batch_transform=batch_transform,
+        mixup=mixup,
         verbose=verbose,
     )
     training.write_history(result.history, run.file("history.csv"))

@@ -300,6 +300,37 @@ def with_augmentation(model, augmentation):
     return keras.Model(inputs, model(augmentation(inputs)), name=f"{model.name}_with_augmentation")
 
 
+class _MixUpTrainer(keras.Model):
+    """Applies MixUp inside the training step, so its random state lives in the trainer and is
+    checkpointed (exact resume), and its draws follow the training steps one for one."""
+
+    def __init__(self, network, mixup, **kwargs):
+        super().__init__(name=f"{network.name}_mixup", **kwargs)
+        self.network = network
+        self.mixup = mixup
+
+    def build(self, input_shape):
+        pass  # the network is built already; MixUp has no weights
+
+    def call(self, inputs, training=None):
+        return self.network(inputs, training=training)
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        return super().train_step(self.mixup((x, y), training=True))
+
+
+def _one_hot_validation(validation, mixup):
+    # Training labels are mixed one-hot vectors: validation labels must have the same form, or
+    # Keras picks the metric for one and applies it to the other.
+    if validation is None:
+        return None
+    if isinstance(validation, tf.data.Dataset):
+        return validation.map(lambda x, y: (x, mixup.one_hot(y)))
+    x_val, y_val = validation
+    return x_val, np.asarray(mixup.one_hot(y_val))
+
+
 def fit(
     model,
     x,
@@ -313,6 +344,7 @@ def fit(
     verbose="auto",
     augmentation=None,
     batch_transform=None,
+    mixup=None,
 ):
     """Train ``model`` with MomentumSGD, learning-rate drops, early stopping and resume.
 
@@ -334,7 +366,10 @@ def fit(
             inputs during training only; see :func:`with_augmentation`. Its random state is
             checkpointed, so resume stays exact.
         batch_transform: a function ``(x, y) -> (x, y)`` mapped over the training batches
-            only, for augmentations that change labels (e.g. ``biocnn.augment.MixUp``).
+            only (in the input pipeline: its random state is not checkpointed).
+        mixup: a ``biocnn.augment.MixUp`` layer, applied to each training batch inside the
+            training step (its random state is checkpointed, so resume stays exact);
+            validation labels are one-hot encoded to match the mixed training labels.
 
     Returns:
         A :class:`TrainingResult`; the model holds the weights of the best epoch.
@@ -357,6 +392,10 @@ def fit(
     config = config or TrainingConfig()
     user_model = model
     model = model if augmentation is None else with_augmentation(model, augmentation)
+    if mixup is not None:
+        model = _MixUpTrainer(model, mixup)
+        model(tf.zeros((1, *user_model.input_shape[1:])))  # build, so weights can be restored
+        validation = _one_hot_validation(validation, mixup)
     compile_model(model, config, metrics)
     monitor = "val_loss" if validation is not None else "loss"
     plateau = _ReduceLROnPlateau(

@@ -246,3 +246,30 @@ def test_batch_transform_sees_training_batches_only():
     training.fit(model, x, y, (x, y), config, verbose=0,
                  batch_transform=lambda xb, yb: (xb * 0.0, yb))
     np.testing.assert_array_equal(model.get_weights()[0], kernel0)
+
+
+def test_mixup_in_the_training_step_keeps_validation_metrics_right_and_resumes(tmp_path):
+    from biocnn.augment import MixUp
+
+    x, y = _data()
+    val = _data(16, seed=9)
+    config = TrainingConfig(epochs=3, batch_size=8, learning_rate=0.05, seed=2)
+    model = _model(dropout=0.0)
+    result = training.fit(model, x, y, val, config, checkpoint_dir=str(tmp_path / "a"),
+                          mixup=MixUp(alpha=0.4, num_classes=2, seed=5), verbose=0)
+    best = result.history.loc[result.history["epoch"] == result.best_epoch].iloc[0]
+    # The kept model's accuracy on the integer validation labels is the history's val_accuracy.
+    accuracy = np.mean(model.predict(val[0], verbose=0).argmax(1) == val[1])
+    assert best["val_accuracy"] == pytest.approx(accuracy)
+
+    interrupted = _model(dropout=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(interrupted, x, y, val, config, checkpoint_dir=str(tmp_path / "b"),
+                     mixup=MixUp(alpha=0.4, num_classes=2, seed=5), callbacks=[_Interrupt(epoch=3)], verbose=0)
+    resumed = _model(seed=42, dropout=0.0)
+    again = training.fit(resumed, x, y, val, config, checkpoint_dir=str(tmp_path / "b"),
+                         mixup=MixUp(alpha=0.4, num_classes=2, seed=5), verbose=0)
+    assert again.resumed_from == 2
+    np.testing.assert_allclose(again.history["loss"], result.history["loss"], rtol=1e-6)
+    for a, b in zip(model.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
