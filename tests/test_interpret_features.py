@@ -49,10 +49,14 @@ def test_feature_maps_and_top_activating_match_numpy():
 
 
 def test_explain_pipeline_writes_overlays_and_filters(tmp_path):
+    import importlib.util
     import json
-    import sys
-    sys.path.insert(0, "pipelines")
-    import explain
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(
+        "explain", pathlib.Path(__file__).parents[1] / "pipelines" / "explain.py")
+    explain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(explain)
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu", name="c"),
