@@ -10,6 +10,9 @@ For a run directory written by classify_images / classify_volumes / classify_seq
   filters.png        the first convolution's filters (2D; middle depth slice for 3D;
                      letters x positions for 1D)
   explained.csv      which inputs, their labels, the class explained and its score
+  dream.png          with --dream: the first input, its Deep Dream on the Grad-CAM layer
+                     (jitter, 3 octaves), and activation maximisation from noise of the
+                     --dream channels of that layer most active on the inputs
 
 Inputs, one of:
   --npz FILE   a MedMNIST-style .npz; --split (default test)
@@ -46,6 +49,8 @@ def parse_args(argv):
     parser.add_argument("--class", dest="class_index", type=int, help="the class explained (default: the predicted one)")
     parser.add_argument("--layer", help="Grad-CAM's layer (default: the last convolutional feature map)")
     parser.add_argument("--steps", type=int, default=32, help="integrated-gradients steps (default %(default)s)")
+    parser.add_argument("--dream", type=int, default=0, metavar="CHANNELS",
+                        help="also write dream.png, maximising this many channels (default: no dream)")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     return parser.parse_args(argv)
 
@@ -84,6 +89,19 @@ def read_inputs(args, config):
     return x, np.array(labels), table["id"].tolist()
 
 
+def write_dreams(model, x, layer, count, path):
+    """Deep Dream of ``x[0]`` on ``layer``; activation maximisation, from noise, of the ``count``
+    channels of ``layer`` most active on ``x`` (ReLU channels that never fire have no gradient)."""
+    low, high = float(x.min()), float(x.max())
+    maps = interpret.feature_maps(model, x, layer)
+    channels = np.argsort(-maps.reshape(-1, maps.shape[-1]).mean(axis=0), kind="stable")[:count]
+    dreamed = interpret.deep_dream(model, x[0], layer=layer, steps=10, step_size=0.02, clip=(low, high))
+    maxima = [interpret.deep_dream(model, None, layer=layer, channel=int(c), steps=10, step_size=0.05,
+                                   clip=(low, high), seed=int(c)) for c in channels]
+    interpret.plot_dreams([x[0], dreamed] + maxima, ["input", "Deep Dream"]
+                          + [f"channel {c} maximised" for c in channels], path)
+
+
 def main(argv=None):
     args = parse_args(argv)
     model, config = load_run(args.run)
@@ -103,6 +121,9 @@ def main(argv=None):
     titles = ["saliency", "|integrated gradients|", "Grad-CAM"]
     interpret.plot_attributions(x, maps, out / "attributions.png", titles)
     interpret.plot_filters(model, out / "filters.png")
+
+    if args.dream:
+        write_dreams(model, x, args.layer or interpret.features.conv_layer_name(model), args.dream, out / "dream.png")
 
     table = pd.DataFrame({"id": ids, "label": [class_names[i] if i >= 0 else "" for i in labels],
                           "explained_class": [class_names[i] for i in explained],

@@ -18,7 +18,7 @@ import numpy as np
 from biocnn.interpret.attribution import _tf, resize_linear
 from biocnn.interpret.features import _batched, layer_model
 
-__all__ = ["layer_objective", "dream_step", "deep_dream"]
+__all__ = ["layer_objective", "dream_step", "deep_dream", "plot_dreams"]
 
 
 def layer_objective(model, x, layer, channel=None):
@@ -89,7 +89,7 @@ def deep_dream(model, x=None, layer=None, channel=None, steps=20, step_size=0.01
 
     Args:
         model: a Keras model ``(N, *spatial, C) -> ...``.
-        x: the starting input (one, or a batch); default small noise around 0.5.
+        x: the starting input (one, or a batch); default noise 0.5 +- 0.1 (std).
         layer: the layer to excite (required).
         channel: one of its channels (default: all, as Deep Dream does).
         steps: ascent steps per octave.
@@ -119,7 +119,7 @@ def deep_dream(model, x=None, layer=None, channel=None, steps=20, step_size=0.01
     rng = np.random.default_rng(seed)
     if x is None:
         shape = tuple(model.inputs[0].shape[1:])
-        x = (0.5 + 0.01 * rng.standard_normal(shape)).astype("float32")
+        x = (0.5 + 0.1 * rng.standard_normal(shape)).astype("float32")
     xb, single = _batched(x, model)
     spatial = np.array(xb.shape[1:-1])
     fn = layer_model(model, layer)
@@ -131,3 +131,43 @@ def deep_dream(model, x=None, layer=None, channel=None, steps=20, step_size=0.01
             if clip is not None:
                 xb = np.clip(xb, *clip)
     return xb[0] if single else xb
+
+
+def plot_dreams(images, titles, path=None):
+    """Inputs (1D, 2D or 3D) side by side, e.g. an input and its dream, or one per channel.
+
+    A 2D image is shown as is, a volume by its three orthogonal mid-slices (stacked in a
+    column), a sequence as letters x positions.
+
+    Args:
+        images: ``(N, *spatial, C)`` arrays.
+        titles: one title per image.
+        path: a PNG to write (optional).
+
+    Returns:
+        matplotlib Figure (closed when written to ``path``).
+
+    Example:
+        >>> print(len(plot_dreams(np.random.rand(3, 8, 8, 1), ["a", "b", "c"]).axes))
+        3
+    """
+    from biocnn.gallery import display_image
+    from biocnn.interpret.attribution import _panels
+    from biocnn.plots import plt, save_figure
+
+    images = np.asarray(images, "float32")
+    rank = images.ndim - 2
+    views = len(_panels(images[0], rank))
+    fig, axes = plt.subplots(views, len(images), figsize=((3.5 if rank == 1 else 1.6) * len(images), 1.6 * views + 0.3),
+                             squeeze=False)
+    for col, (image, title) in enumerate(zip(images, titles)):
+        for row, panel in enumerate(_panels(image, rank)):
+            axes[row, col].imshow(panel if rank == 1 else display_image(panel), cmap="gray",
+                                  aspect="auto" if rank == 1 else "equal")
+            axes[row, col].set_xticks([])
+            axes[row, col].set_yticks([])
+        axes[0, col].set_title(title, fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig

@@ -243,6 +243,7 @@ def plot_filters(model, path=None, layer=None, columns=8):
         ax.set_title(str(i), fontsize=7)
         ax.axis("off")
     fig.suptitle(f"filters of {layer or first_conv_layer_name(model)}", fontsize=9)
+    fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
     return fig
