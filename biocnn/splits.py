@@ -54,6 +54,14 @@ def holdout_split(labels, test_size=0.2, groups=None, seed=0, class_names=None):
     index = np.arange(len(labels))
     if groups is None:
         check_stratifiable(labels, 2, "held-out split", class_names)
+        n, k = len(labels), len(np.unique(labels))
+        n_test = int(np.ceil(test_size * n))
+        if n_test < k or n - n_test < k:
+            raise ValueError(
+                f"A stratified held-out split of {test_size:g} of {n} samples leaves {n_test} for one "
+                f"side and {n - n_test} for the other, but each side needs one sample of each of the "
+                f"{k} classes. Use more data or a test fraction between {k / n:.2g} and {1 - k / n:.2g}."
+            )
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
         train, test = next(splitter.split(index, labels))
         return np.sort(train), np.sort(test)

@@ -37,3 +37,8 @@ def test_class_too_small_to_stratify_is_named():
 def test_single_group_is_refused():
     with pytest.raises(ValueError, match=r"needs at least 2 groups, got 1"):
         holdout_split([0, 1, 0, 1], groups=["a"] * 4)
+
+
+def test_split_too_small_for_the_classes_is_explained():
+    with pytest.raises(ValueError, match=r"leaves 1 for one side and 5 for the other, but each side needs one sample of each of the 2 classes"):
+        holdout_split([0, 0, 0, 1, 1, 1], test_size=0.1)
