@@ -116,6 +116,7 @@ def parse_args(argv):
     model.add_argument("--motif-threshold", type=float, default=0.5,
                        help="a window is a filter's site above this fraction of its top activation")
     cli.add_training_arguments(parser)
+    biocnn.export.add_export_argument(parser)
     parser.set_defaults(epochs=60, batch_size=64, lr=0.01, patience=12)
     return parser.parse_args(argv)
 
@@ -236,6 +237,7 @@ def interpret_model(run, model, splits, encoding, class_names, ids, test_sequenc
 def main(argv=None):
     args = parse_args(argv)
     config = cli.training_config(args)
+    biocnn.export.check_export_argument(args)
     if args.alphabet == "protein" and (args.rc_augment or args.rc_average):
         raise ValueError("--rc-augment and --rc-average need DNA or RNA: proteins have no reverse complement.")
     with warnings_as_notes():
@@ -285,6 +287,7 @@ def main(argv=None):
         f"AUROC {test['auroc']:.3f}, AUPRC {test['auprc']:.3f} (best epoch {metrics['best_epoch']}); "
         f"run directory: {run.path}"
     )
+    biocnn.export.export_run(args, run.path)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ def parse_args(argv):
                        help="augment training volumes (default policy 'volume' when given without a value)")
     model.add_argument("--examples", type=int, default=16, help="test volumes shown in slices.png (default %(default)s)")
     cli.add_training_arguments(parser)
+    biocnn.export.add_export_argument(parser)
     parser.set_defaults(epochs=30, batch_size=32, lr=0.01)
     args = parser.parse_args(argv)
     if args.hdf5 and not args.key:
@@ -164,6 +165,7 @@ def main(argv=None):
     started = time.perf_counter()
     args = parse_args(argv)
     config = cli.training_config(args)
+    biocnn.export.check_export_argument(args)
 
     # 1. Data: checked, windowed and resampled volumes per split (training streamed with --stream).
     preprocessing = VolumePreprocessing(args.nan_policy, window_argument(args.window), args.shape)
@@ -196,6 +198,7 @@ def main(argv=None):
     print(f"test: accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, AUPRC {test['auprc']:.3f} "
           f"(best epoch {result.metrics['best_epoch']}); wall time {time.perf_counter() - started:.0f} s; "
           f"run directory: {run.path}")
+    biocnn.export.export_run(args, run.path)
 
 
 if __name__ == "__main__":

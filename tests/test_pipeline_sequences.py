@@ -69,7 +69,8 @@ def both_strands_run(labelled_fasta, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "run")
     result = subprocess.run(
         [sys.executable, SCRIPT, "--fasta", fasta, "--labels", labels, "--model", TINY_MODEL, "--epochs", "2",
-         "--batch-size", "16", "--rc-augment", "--rc-average", "--seed", "3", "--out", out],
+         "--batch-size", "16", "--rc-augment", "--rc-average", "--seed", "3", "--out", out,
+         "--export", out + "_export"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -211,3 +212,16 @@ def test_a_class_flag_without_a_path_is_refused(capsys):
         _pipeline().parse_args(["--class", "bound", "--out", "x"])
     assert exit_.value.code == 2
     assert "argument --class: expected NAME=PATH (e.g. bound=pos.fa), got 'bound'" in capsys.readouterr().err
+
+
+def test_export_serves_the_reported_test_scores_from_raw_strings(both_strands_run, labelled_fasta):
+    import biocnn
+
+    out, result = both_strands_run
+    _, _, texts, _ = labelled_fasta
+    assert f"export: {out}_export" in result.stdout
+    served = biocnn.export.load(out + "_export")
+    table = pd.read_csv(os.path.join(out, "predictions.csv"))
+    got = served([texts[i] for i in table["id"]])
+    expected = table[[f"score_{c}" for c in served.class_names]].to_numpy()
+    np.testing.assert_allclose(np.asarray(got["probabilities"]), expected, atol=1e-5)
