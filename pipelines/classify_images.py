@@ -86,6 +86,7 @@ def parse_args(argv):
                        help="clip each image to these percentiles first (16-bit microscopy: 1 99.8)")
     model.add_argument("--examples", type=int, default=32, help="misclassified test images shown (default %(default)s)")
     cli.add_training_arguments(parser)
+    biocnn.export.add_export_argument(parser)
     parser.set_defaults(epochs=40, batch_size=32)
     args = parser.parse_args(argv)
     if args.npz and (args.stream or args.root):
@@ -137,6 +138,7 @@ def main(argv=None):
     started = time.perf_counter()
     args = parse_args(argv)
     config = cli.training_config(args)
+    biocnn.export.check_export_argument(args)
 
     # 1. Data: arrays per split (the training split streamed from disk with --stream).
     if args.npz:
@@ -174,6 +176,7 @@ def main(argv=None):
     for name, row in test["per_class"].items():
         print(f"  {name}: precision {row['precision']:.3f}, recall {row['recall']:.3f}, F1 {row['f1']:.3f}, n={row['support']}")
     print(f"wall time {time.perf_counter() - started:.0f} s; run directory: {run.path}")
+    biocnn.export.export_run(args, run.path)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
         "--csv", str(tiff_csv / "cells.csv"), "--clip", "1", "99.8", "--model", "lenet5",
         "--model-option", "pooling='avg'", "--augment", "microscopy", "--epochs", "1",
         "--batch-size", "16", "--test-size", "0.25", "--val-size", "0.25", "--out", str(out),
+        "--export", str(tmp_path / "export"),
     ])
     printed = capsys.readouterr().out
     assert "lenet5:" in printed and "test: accuracy" in printed and "wall time" in printed
@@ -97,6 +98,13 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     labels = predictions["label"].map(CLASSES.index).to_numpy()
     accuracy = float(np.mean(model.predict(x, verbose=0).argmax(1) == labels))
     assert accuracy == pytest.approx(metrics["test"]["accuracy"])
+
+    # --export: the SavedModel serves the same scores from the same raw intensities.
+    import biocnn
+
+    served = biocnn.export.load(tmp_path / "export")
+    expected = predictions[[f"score_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_allclose(np.asarray(served(x)["probabilities"]), expected, atol=1e-5)
 
 
 def test_folder_streamed_and_npz_runs_in_process(png_folder, tmp_path):
