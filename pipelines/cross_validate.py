@@ -26,7 +26,7 @@ import numpy as np
 
 import biocnn
 from biocnn import cli, cv
-from biocnn.data import Encoding, class_indices, load_npz_splits, read_sequence_csv
+from biocnn.data import Encoding, class_indices, identical_sequence_groups, load_npz_splits, read_sequence_csv
 from biocnn.experiment import versions
 from biocnn.rundir import RunDirectory
 
@@ -42,7 +42,7 @@ def parse_args(argv):
     data.add_argument("--id-column", help="with --csv: sample ids for the predictions table")
     data.add_argument("--group-column", help="with --csv: groups (patient, slide, donor) kept on one side")
     data.add_argument("--length", type=int, help="with --csv: fixed sequence length (default: the longest)")
-    parser.add_argument("--model", default=None, help="model name (default: lenet5 for images/volumes, deepbind for sequences)")
+    parser.add_argument("--model", default=None, help="model name, with options as name:key=value,... (default: lenet5 for images/volumes, deepbind for sequences)")
     parser.add_argument("--folds", type=int, default=5, help="number of folds (default %(default)s)")
     parser.add_argument("--val-size", type=float, default=0.15, help="validation fraction of each training fold")
     parser.add_argument("--search", help="JSON search space: nested search inside every fold with --nested")
@@ -68,7 +68,8 @@ def load_data(args):
     y, class_names = class_indices(table["label"])
     length = args.length or int(table["sequence"].str.len().max())
     x = Encoding("dna", length=length).encode(table["sequence"].tolist())
-    groups = table["group"].to_numpy() if args.group_column else None
+    # Without a group column, identical sequences form a group: one never lands on both sides.
+    groups = table["group"].to_numpy() if args.group_column else identical_sequence_groups(table["sequence"])
     return x, y, table["id"].to_numpy(), groups, class_names, "deepbind"
 
 
@@ -95,7 +96,7 @@ def main(argv=None):
                          "select on the test data and bias the estimate).")
     config = cli.training_config(args)
     x, y, ids, groups, class_names, default_model = load_data(args)
-    model_name = args.model or default_model
+    model_name, model_options = biocnn.models.parse_spec(args.model or default_model)
     space = read_space(args.search)
     if space:
         cv.check_space(space, None, model_options=biocnn.models.options(model_name))
@@ -106,7 +107,7 @@ def main(argv=None):
                                        "class_names": class_names, "versions": versions()})
 
     def build_model(**options):
-        return biocnn.models.create(model_name, x.shape[1:], len(class_names), **options)
+        return biocnn.models.create(model_name, x.shape[1:], len(class_names), **{**model_options, **options})
 
     print(f"{model_name}, {args.folds}-fold CV on {len(y)} samples"
           + (f" in {len(set(groups))} groups" if groups is not None else ""), flush=True)
