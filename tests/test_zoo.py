@@ -50,21 +50,9 @@ def _numpy(x):
 # ---------------------------------------------------------------- every model, every rank
 
 
-# ResNet-101 and -152 differ from ResNet-50 only in their block counts (the same bottleneck
-# code, run in every rank by resnet50); at 350-520 layers each costs 5-10 s of Keras overhead
-# per rank on 2 cores, so by default they run in 2D only. BIOCNN_SLOW_TESTS=1 runs them all.
-SLOW_CASES = {("resnet101", 1), ("resnet101", 3), ("resnet152", 1), ("resnet152", 3)}
-
-
 def _registered_cases():
-    run_all = os.environ.get("BIOCNN_SLOW_TESTS") == "1"
-    return [
-        pytest.param(name, rank, marks=pytest.mark.skipif(
-            (name, rank) in SLOW_CASES and not run_all,
-            reason="the deepest ResNets in 1D/3D: set BIOCNN_SLOW_TESTS=1 to run them"))
-        for name, ranks in models.available().items()
-        for rank in ranks
-    ]
+    # Every model in every rank it claims, the deepest ResNets included (about 15 s together).
+    return [(name, rank) for name, ranks in models.available().items() for rank in ranks]
 
 
 @pytest.mark.parametrize("name, rank", _registered_cases())
