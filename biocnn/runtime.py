@@ -67,7 +67,14 @@ def _with_stderr_silenced(function):
 
 
 def _import_tensorflow(quiet=True):
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError as error:
+        raise ImportError(
+            "biocnn needs TensorFlow 2.16 or newer, which is not installed. TensorFlow comes through an "
+            "extra, so that biocnn never replaces a build you already have: pip install 'biocnn[cpu]' "
+            "(or -e '.[cpu]' in a clone) for CPUs, 'biocnn[gpu]' for NVIDIA GPUs on Linux."
+        ) from error
 
     tf.constant(0.0) + 1.0  # the eager context prints its own notices on first use
     if quiet:

@@ -32,3 +32,11 @@ def test_startup_log_can_be_shown():
 def test_warns_when_tensorflow_came_first():
     result = _python("import tensorflow, warnings; warnings.simplefilter('always'); import biocnn")
     assert "TensorFlow was imported before biocnn" in result.stderr
+
+
+def test_missing_tensorflow_says_which_extra_to_install():
+    # sys.modules[name] = None makes "import tensorflow" fail as if it were not installed.
+    result = _python("import sys; sys.modules['tensorflow'] = None; import biocnn")
+    assert result.returncode == 1
+    assert "biocnn needs TensorFlow 2.16 or newer, which is not installed" in result.stderr
+    assert "pip install 'biocnn[cpu]'" in result.stderr
