@@ -12,11 +12,12 @@
 All layers are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
 """
 
-import difflib
 import numbers
 
 import keras
 from keras import ops
+
+from biocnn.utils import did_you_mean
 
 __all__ = ["ACTIVATIONS", "CustomGradientReLU", "Maxout", "activation"]
 
@@ -262,8 +263,7 @@ def activation(name, /, **kwargs):
         )
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if key not in _ACTIVATION_CONSTRUCTORS:
-        close = difflib.get_close_matches(key, ACTIVATIONS, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(key, ACTIVATIONS)
         raise ValueError(
             f"Unknown activation '{name}'.{hint} Valid names: {', '.join(ACTIVATIONS)}."
         )

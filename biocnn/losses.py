@@ -34,11 +34,12 @@ Example:
     0.6931
 """
 
-import difflib
 import numbers
 
 import keras
 from keras import ops
+
+from biocnn.utils import did_you_mean
 
 __all__ = ["CrossEntropy", "MulticlassHinge", "NAMES", "get"]
 
@@ -289,8 +290,7 @@ def get(identifier, **kwargs):
     if isinstance(identifier, str):
         key = _normalise(identifier)
         if key not in _CONSTRUCTORS:
-            close = difflib.get_close_matches(key, NAMES, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(key, NAMES)
             raise ValueError(
                 f"Unknown loss '{identifier}'.{hint} Valid names: {', '.join(NAMES)}."
             )

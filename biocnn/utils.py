@@ -11,6 +11,7 @@ Two questions come up whenever a network is designed or read:
   VGG-16 table of the CS231n lecture (138,357,544 parameters).
 """
 
+import difflib
 import math
 import numbers
 
@@ -294,3 +295,16 @@ def layer_table(model, bytes_per_value=None, expand_nested=False):
     }
     table = pd.concat([table, pd.DataFrame([total], columns=COLUMNS)], ignore_index=True)
     return table
+
+
+def did_you_mean(value, valid):
+    """The hint for an unknown name: ``" Did you mean 'x'?"`` for the closest valid one, or "".
+
+    Every "unknown name" error in biocnn ends its first sentence with this hint.
+
+    Example:
+        >>> did_you_mean("rleu", ["relu", "tanh"])
+        " Did you mean 'relu'?"
+    """
+    close = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""

@@ -203,3 +203,10 @@ def test_layer_table_vgg16_matches_lecture_and_hand_counts():
     assert total["trainable_params"] == 138_357_544
     assert total["activations"] == activations
     assert total["activation_bytes"] == 4 * activations  # about 61 MB per image, forward only
+
+
+def test_did_you_mean_hint():
+    from biocnn.utils import did_you_mean
+
+    assert did_you_mean("rleu", ["relu", "tanh"]) == " Did you mean 'relu'?"
+    assert did_you_mean("zzz", ["relu", "tanh"]) == ""

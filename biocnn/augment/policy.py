@@ -18,7 +18,6 @@ Values are Python literals (numbers, tuples, strings, None).
 """
 
 import ast
-import difflib
 import inspect
 
 import keras
@@ -33,6 +32,7 @@ from biocnn.augment.intensity import (
     RandomGamma,
 )
 from biocnn.augment.sequence import RandomShift, ReverseComplement
+from biocnn.utils import did_you_mean
 
 __all__ = ["ENTRIES", "POLICIES", "parse_spec", "policy"]
 
@@ -96,8 +96,7 @@ def _literal(text, entry):
 
 
 def _unknown(name, entry):
-    close = difflib.get_close_matches(name, list(ENTRIES) + ["mixup"], n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(name, list(ENTRIES) + ["mixup"])
     if name == "mixup":
         return ValueError(
             "augmentation spec: 'mixup' changes the labels, so it cannot be a step in front of "
@@ -162,8 +161,7 @@ def parse_spec(spec):
         accepted = set(inspect.signature(layer_class.__init__).parameters) - {"self", "kwargs", "rank", "seed"}
         for key in kwargs:
             if key not in accepted:
-                close = difflib.get_close_matches(key, sorted(accepted), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(key, sorted(accepted))
                 raise ValueError(
                     f"augmentation spec entry '{entry}': {layer_class.__name__} takes no argument "
                     f"'{key}'.{hint} It takes: {', '.join(sorted(accepted))}."
@@ -226,8 +224,7 @@ def policy(name_or_spec, rank, seed=None, channels=None, name=None):
         if isinstance(spec, str) and "," not in spec and "=" not in spec and "(" not in spec:
             entry = spec.strip().lower()
             if entry not in ENTRIES:  # a lone unknown word: a policy or a layer name misspelt
-                close = difflib.get_close_matches(entry, list(POLICIES) + list(ENTRIES), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
+                hint = did_you_mean(entry, list(POLICIES) + list(ENTRIES))
                 raise ValueError(
                     f"Unknown augmentation policy '{name_or_spec}'.{hint} Named policies: "
                     f"{', '.join(POLICIES)}; or a spec of layers: {', '.join(ENTRIES)}."

@@ -6,7 +6,6 @@ parameter is either a field of :class:`biocnn.training.TrainingConfig` (``learni
 """
 
 import dataclasses
-import difflib
 import inspect
 import json
 
@@ -15,6 +14,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from biocnn import evaluation, training
 from biocnn.training import TrainingConfig
+from biocnn.utils import did_you_mean
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
 
@@ -46,8 +46,7 @@ def check_space(space, build_model, model_options=None):
                 raise ValueError(f"Search space parameter '{name}' has no values.")
             continue
         valid = sorted(set(_CONFIG_FIELDS) | set(model_params))
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, valid)
         raise ValueError(
             f"Unknown search parameter '{name}'.{hint} Valid parameters: training settings "
             f"({', '.join(_CONFIG_FIELDS)}) or model arguments ({', '.join(model_params) or 'none'})."

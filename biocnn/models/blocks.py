@@ -5,7 +5,6 @@ takes ``rank`` and looks its layer classes up in the tables below, e.g. ``CONV[r
 ``keras.layers.Conv1D``, ``Conv2D`` or ``Conv3D``.
 """
 
-import difflib
 import numbers
 
 import keras
@@ -13,6 +12,7 @@ from keras import layers
 
 from biocnn import layers as biocnn_layers
 from biocnn.models.zoo_layers import ChannelMaxout
+from biocnn.utils import did_you_mean
 
 __all__ = [
     "RANKS",
@@ -91,8 +91,7 @@ def look_up(argument, value, valid, where=""):
     if value in valid:
         return value
     prefix = f"{where}: " if where else ""
-    close = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(str(value), [str(v) for v in valid])
     options = ", ".join(repr(v) for v in sorted(valid, key=str))
     raise ValueError(f"{prefix}unknown {argument} {value!r}.{hint} Valid options: {options}.")
 

@@ -7,10 +7,10 @@ a message naming the valid choices instead of deep inside Keras.
 """
 
 import ast
-import difflib
 import inspect
 
 from biocnn.models.blocks import RANKS, look_up, rank_of
+from biocnn.utils import did_you_mean
 
 __all__ = ["register", "create", "available", "options_of", "parse_spec"]
 
@@ -148,8 +148,7 @@ def create(name, input_shape, num_classes, /, **options):
     valid, accepts_any = _options_of(constructor)
     unknown = sorted(set(options) - set(valid))
     if unknown and not accepts_any:
-        close = difflib.get_close_matches(unknown[0], valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(unknown[0], valid)
         raise ValueError(
             f"create: model {name!r} has no option {', '.join(map(repr, unknown))}.{hint} "
             f"Valid options: {', '.join(sorted(valid))}."
