@@ -124,10 +124,6 @@ def alexnet(
                 rank, pooling, POOL_SIZE, strides=POOL_STRIDE, padding=pool_padding,
                 name=f"{name}_pool{i}",
             )(x)
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
-    for i in (6, 7):
-        x = blocks.dense_unit(x, blocks.scaled(fc_units, width), activation, f"{name}_fc{i}")
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}")(x)
-    x = blocks.output_head(x, num_classes, head, name)
+    x = blocks.dense_classifier(x, (6, 7), blocks.scaled(fc_units, width), activation, dropout,
+                                num_classes, head, name)
     return keras.Model(inputs, x, name=name)

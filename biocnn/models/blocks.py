@@ -587,6 +587,20 @@ def dense_unit(x, units, activation, name, **dense_kwargs):
     return _activation_layer(activation, f"{name}_act")(x)
 
 
+def dense_classifier(x, fc_numbers, units, activation, dropout, num_classes, head, name):
+    """Flatten, then ``fc{n}`` Dense units (each followed by dropout when ``dropout``), then the head.
+
+    The classifier of AlexNet (``fc6``, ``fc7``) and VGG (``fc1``, ``fc2``); layer names
+    ``{name}_flatten``, ``{name}_fc{n}``, ``{name}_dropout{n}``.
+    """
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    for n in fc_numbers:
+        x = dense_unit(x, units, activation, f"{name}_fc{n}")
+        if dropout:
+            x = layers.Dropout(dropout, name=f"{name}_dropout{n}")(x)
+    return output_head(x, num_classes, head, name)
+
+
 def output_head(x, num_classes, head, name, **dense_kwargs):
     """The output layers: Dense ``name_logits``, then ``name_probs`` for softmax/sigmoid heads.
 

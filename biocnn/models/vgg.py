@@ -92,12 +92,8 @@ def vgg(
                 f"{name}_block{stage}_conv{i}", batch_norm=batch_norm, padding="same",
             )
         x = blocks.pool(rank, pooling, 2, padding="same", name=f"{name}_block{stage}_pool")(x)
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
-    for i in (1, 2):
-        x = blocks.dense_unit(x, blocks.scaled(fc_units, width), activation, f"{name}_fc{i}")
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}")(x)
-    x = blocks.output_head(x, num_classes, head, name)
+    x = blocks.dense_classifier(x, (1, 2), blocks.scaled(fc_units, width), activation, dropout,
+                                num_classes, head, name)
     return keras.Model(inputs, x, name=name)
 
 
