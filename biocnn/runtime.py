@@ -8,7 +8,10 @@ messages (CUDA probing, oneDNN and CPU-feature notices) out of the terminal. Eve
 Environment variables read here:
     TF_ENABLE_ONEDNN_OPTS: set it to ``0`` to turn oneDNN off.
     TF_CPP_MIN_LOG_LEVEL: TensorFlow's C++ log level; biocnn's default is ``2`` (errors only).
-    KERAS_BACKEND: biocnn's default is ``tensorflow``.
+    KERAS_BACKEND: biocnn's default is ``tensorflow``. With ``jax`` or ``torch``, ``import biocnn``
+        does not import TensorFlow: the models, layers, losses, optimizers and augmentations run
+        on that backend; the TensorFlow-bound parts (training, data, export, ...) are imported,
+        with TensorFlow, only when used (see :func:`keras_backend`).
     BIOCNN_TF_STARTUP_LOG: set it to ``1`` to see TensorFlow's start-up messages and its
         Python warnings (otherwise TensorFlow's Python logger is set to errors only).
 """
@@ -46,6 +49,27 @@ def apply_defaults():
             stacklevel=3,
         )
     return applied
+
+
+def keras_backend():
+    """The Keras backend biocnn runs on: ``KERAS_BACKEND`` (default ``tensorflow``).
+
+    Read from the environment rather than from Keras, so that asking does not import Keras
+    (and with it TensorFlow) before biocnn has set TensorFlow's defaults. If Keras is imported
+    already, its own answer is returned.
+
+    Returns:
+        str: ``"tensorflow"``, ``"jax"``, ``"torch"`` or ``"numpy"``.
+
+    Example:
+        >>> import biocnn
+        >>> print(keras_backend())
+        tensorflow
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    return os.environ.get("KERAS_BACKEND", DEFAULTS["KERAS_BACKEND"])
 
 
 def _with_stderr_silenced(function):

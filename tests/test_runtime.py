@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def _python(code, **env):
     full_env = {k: v for k, v in os.environ.items()
@@ -40,3 +42,25 @@ def test_missing_tensorflow_says_which_extra_to_install():
     assert result.returncode == 1
     assert "biocnn needs TensorFlow 2.16 or newer, which is not installed" in result.stderr
     assert "pip install 'biocnn[cpu]'" in result.stderr
+
+
+def test_other_backends_import_without_tensorflow_and_train():
+    # The backend-agnostic core (models, layers, losses, optimizers, augment) on the PyTorch
+    # backend; TensorFlow is imported only when a TensorFlow-bound subpackage is used.
+    pytest.importorskip("torch")
+    code = (
+        "import sys, numpy as np, biocnn, keras\n"
+        "assert keras.backend.backend() == 'torch' and 'tensorflow' not in sys.modules\n"
+        "m = biocnn.models.create('lenet5', (16, 16, 1), 2)\n"
+        "aug = biocnn.augment.policy('microscopy', rank=2, seed=0, channels=1)\n"
+        "m.compile(optimizer=biocnn.optimizers.MomentumSGD(), loss=biocnn.losses.get('cross_entropy'))\n"
+        "x = np.asarray(aug(np.random.rand(8, 16, 16, 1).astype('float32'), training=True))\n"
+        "h = m.fit(x, np.arange(8) % 2, batch_size=4, epochs=1, verbose=0)\n"
+        "print(np.isfinite(h.history['loss'][0]), 'tensorflow' in sys.modules)\n"
+        "biocnn.training\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    result = _python(code, KERAS_BACKEND="torch")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "False", "True"]
+

@@ -1,0 +1,516 @@
+"""Benchmark: biocnn's training throughput against the same architecture in plain PyTorch.
+
+For each model family, biocnn's model trained through biocnn's own training path
+(``biocnn.training.fit``: MomentumSGD, the cross-entropy loss, accuracy metric, seeded
+tf.data batches, plateau and checkpoint callbacks) and the same layer shapes written in
+PyTorch (``pipelines/torch_reference.py``; parameter counts checked equal; ``torch.optim.SGD``
+with momentum 0.9 and weight decay 5e-4; same batch size) on the same random in-memory data.
+
+Each framework runs in its own long-lived subprocess (threads don't fight, peak memory is per
+framework) and the parent alternates timed chunks between them (A B A B ...). A chunk is one
+epoch of ``--steps`` mini-batches; the first ``--warmup`` chunks (tracing, allocation) are
+excluded. Reported: the median samples/s per framework, the ratio biocnn/PyTorch, achieved
+FLOP/s against the NumPy sgemm peak (2048^3) measured in the same run, peak RSS per process.
+
+FLOP convention: multiply-accumulates of the convolution and Dense layers counted from the
+layer shapes (1 MAC = 2 FLOPs); training = 3x forward (forward, input gradient, weight
+gradient); normalisation, activations, pooling, loss and optimizer are not counted.
+
+Optional frameworks: ``biocnn_jit`` (jit_compile=True), ``biocnn_spe8`` (steps_per_execution=8),
+``keras_jax`` and ``keras_torch`` (the same biocnn model trained by Keras on the JAX or PyTorch
+backend: compile with MomentumSGD + biocnn loss, ``model.fit`` on arrays). For keras_jax, JAX
+must be importable (``--jax-path`` adds a folder with it to that worker's PYTHONPATH only).
+
+    pip install -e '.[bench]'      # PyTorch, for this benchmark only
+    python pipelines/bench_training.py --out pipelines/results/bench_training.json
+    python pipelines/bench_training.py --families lenet5_2d --quick
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCHEMA = "biocnn.bench_training/1"
+PROTOCOL = "@@bench "
+
+#: name -> (model, channels-last input shape, classes, batch size, steps per chunk, model options)
+FAMILIES = {
+    "deepbind_1d": ("deepbind", (60, 4), 3, 64, 60, {}),
+    "lenet5_1d": ("lenet5", (60, 4), 3, 64, 60, {}),
+    "lenet5_2d": ("lenet5", (28, 28, 1), 2, 64, 40, {}),
+    "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 32, 4, {}),
+    "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 6, {"width_multiplier": 0.25}),
+    "resnet18_3d_64vox": ("resnet18", (64, 64, 64, 1), 2, 4, 3, {"width_multiplier": 0.125}),
+}
+FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe8", "keras_jax", "keras_torch")
+BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe8": {"steps_per_execution": 8}}
+KERAS_BACKEND = {"keras_jax": "jax", "keras_torch": "torch"}
+REFERENCE = "torch"
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def conv_dense_macs(model):
+    """Multiply-accumulates of one forward pass of one sample through the conv/Dense layers.
+
+    A convolution or Dense layer does ``prod(kernel shape)`` MACs per output position (kernel
+    ``(*window, in_channels, filters)``; Dense ``(in, out)``); positions are the output's
+    non-channel axes. Nested models are walked.
+
+    Args:
+        model: a built Keras model (functional or sequential; static shapes).
+
+    Returns:
+        int: MACs per sample.
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((8, 1)), keras.layers.Conv1D(2, 3), keras.layers.Flatten(),
+        ...                       keras.layers.Dense(4)])
+        >>> print(conv_dense_macs(m))  # 6 positions x 3 x 1 x 2 + 12 x 4
+        84
+    """
+    import keras
+
+    kinds = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Dense)
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += conv_dense_macs(layer)
+        elif isinstance(layer, kinds):
+            positions = 1
+            for size in layer.output.shape[1:-1]:
+                positions *= int(size)
+            kernel = 1
+            for size in layer.kernel.shape:
+                kernel *= int(size)
+            total += positions * kernel
+    return total
+
+
+def training_flops(macs_per_sample):
+    """Training FLOPs per sample: 2 FLOPs per MAC, and backward = 2x forward (3x in all)."""
+    return 3 * 2 * int(macs_per_sample)
+
+
+def sgemm_peak(size=2048, repeats=5):
+    """Best float32 matrix-multiply rate of NumPy (FLOP/s) on ``size``^3, the machine's peak."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def machine_info():
+    """CPU model, cores, SIMD flags, OS, Python and NumPy versions."""
+    import numpy as np
+
+    model, flags = platform.processor(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    simd = sorted(f for f in flags if f in ("avx", "avx2", "fma", "f16c", "amx_tile") or f.startswith("avx512"))
+    return {
+        "cpu": model, "cores": os.cpu_count(), "simd": simd, "avx512": any(f.startswith("avx512") for f in flags),
+        "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+    }
+
+
+# --------------------------------------------------------------------------- output
+
+
+def summarise(family, spec, ready, seconds, rss, peak_flops):
+    """One family's JSON record from the workers' messages and chunk times (warm-up removed)."""
+    model, shape, classes, batch, steps, options = spec
+    flops = training_flops(ready[next(iter(ready))]["macs_per_sample"])
+    record = {
+        "model": model, "input_shape": list(shape), "classes": classes, "options": options,
+        "batch_size": batch, "steps_per_chunk": steps,
+        "parameters": ready[next(iter(ready))]["parameters"],
+        "train_gflop_per_sample": flops / 1e9,
+        "frameworks": {},
+    }
+    for name, times in seconds.items():
+        rates = [batch * steps / t for t in times]
+        median = statistics.median(rates)
+        record["frameworks"][name] = {
+            "samples_per_s": rates,
+            "median_samples_per_s": median,
+            "achieved_gflop_per_s": median * flops / 1e9,
+            "fraction_of_sgemm_peak": median * flops / peak_flops,
+            "max_rss_mb": rss.get(name),
+            "versions": ready[name].get("versions", {}),
+            "threads": ready[name].get("threads", {}),
+        }
+    if REFERENCE in seconds:
+        ref = record["frameworks"][REFERENCE]["median_samples_per_s"]
+        record["ratio_to_torch"] = {
+            name: r["median_samples_per_s"] / ref for name, r in record["frameworks"].items() if name != REFERENCE
+        }
+    return record
+
+
+def table(results):
+    """A Markdown table of the families: samples/s, ratio to PyTorch, GFLOP/s (% of peak), RSS."""
+    names = []
+    for record in results["families"].values():
+        names += [n for n in record["frameworks"] if n not in names]
+    head = ["family", "batch"] + [f"{n} samples/s" for n in names]
+    head += [f"{n}/torch" for n in names if n != REFERENCE] + [f"{n} GFLOP/s (% peak)" for n in names]
+    head += [f"{n} RSS MB" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for family, record in results["families"].items():
+        fw = record["frameworks"]
+        row = [family, str(record["batch_size"])]
+        row += [f"{fw[n]['median_samples_per_s']:,.1f}" if n in fw else "" for n in names]
+        row += [f"{record['ratio_to_torch'][n]:.2f}" if n in record.get("ratio_to_torch", {}) else ""
+                for n in names if n != REFERENCE]
+        row += [f"{fw[n]['achieved_gflop_per_s']:.1f} ({100 * fw[n]['fraction_of_sgemm_peak']:.0f}%)" if n in fw else ""
+                for n in names]
+        row += [f"{fw[n]['max_rss_mb']:,.0f}" if n in fw and fw[n]["max_rss_mb"] else "" for n in names]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _send(message):
+    sys.__stdout__.write(PROTOCOL + json.dumps(message) + "\n")
+    sys.__stdout__.flush()
+
+
+def _wait_for_go():
+    line = sys.stdin.readline()
+    if line.strip() != "go":
+        raise SystemExit(f"worker: expected 'go' on stdin, got {line!r}")
+
+
+def _max_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _data(spec, seed=0, channels_first=False):
+    import numpy as np
+
+    _, shape, classes, batch, steps, _ = spec
+    n = batch * steps
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *shape), dtype=np.float32)
+    if channels_first:
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    return x, (np.arange(n) % classes).astype(np.int64)
+
+
+def _pacer(chunks):
+    """A Keras callback that waits for 'go' before each epoch and reports its duration."""
+    import keras
+
+    class Pacer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            _wait_for_go()
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            _send({"seconds": time.perf_counter() - self.start})
+
+    return Pacer()
+
+
+def _keras_ready(model, threads, compile_options=None):
+    import keras
+
+    versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+        versions["onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+    else:
+        import torch
+
+        versions["torch"] = torch.__version__
+    _send({
+        "parameters": sum(int(keras.ops.size(w)) for w in model.trainable_weights),
+        "macs_per_sample": conv_dense_macs(model), "versions": versions,
+        "threads": threads, "compile": compile_options or {},
+    })
+
+
+def worker_biocnn(spec, chunks, threads, compile_options):
+    import biocnn
+    from biocnn import training
+
+    model_name, shape, classes, batch, steps, options = spec
+    training.set_seed(0)
+    model = biocnn.models.create(model_name, tuple(shape), classes, **options)
+    if compile_options:  # a variant of biocnn's compile step (benchmark only)
+        plain = training.compile_model
+
+        def compile_model(model, config, metrics=("accuracy",)):
+            plain(model, config, metrics)
+            model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics), **compile_options)
+            return model
+
+        training.compile_model = compile_model
+    _keras_ready(model, threads, compile_options)
+    x, y = _data(spec)
+    config = training.TrainingConfig(epochs=chunks, batch_size=batch, early_stopping_patience=None)
+    training.fit(model, x, y, config=config, verbose=0, callbacks=[_pacer(chunks)])
+
+
+def worker_keras(spec, chunks, threads):
+    import biocnn
+    import keras
+
+    model_name, shape, classes, batch, steps, options = spec
+    keras.utils.set_random_seed(0)
+    model = biocnn.models.create(model_name, tuple(shape), classes, **options)
+    model.compile(optimizer=biocnn.optimizers.MomentumSGD(0.01, momentum=0.9, weight_decay=5e-4),
+                  loss=biocnn.losses.get("cross_entropy"), metrics=["accuracy"])
+    _keras_ready(model, threads)
+    x, y = _data(spec)
+    model.fit(x, y, batch_size=batch, epochs=chunks, shuffle=True, verbose=0, callbacks=[_pacer(chunks)])
+
+
+def worker_torch(spec, chunks, threads):
+    import torch
+    import torch_reference
+
+    torch.set_num_threads(threads["intra_op"])
+    torch.set_num_interop_threads(threads["inter_op"])
+    torch.manual_seed(0)
+    model_name, shape, classes, batch, steps, options = spec
+    model = torch_reference.build(model_name, shape, classes, **options)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = (torch.from_numpy(a) for a in _data(spec, channels_first=True))
+    macs = torch_macs(model, (1, shape[-1], *shape[:-1]))
+    _send({"parameters": torch_reference.count_parameters(model), "macs_per_sample": macs,
+           "versions": {"torch": torch.__version__}, "threads": threads})
+    model.train()
+    for chunk in range(chunks):
+        _wait_for_go()
+        start = time.perf_counter()
+        order = torch.randperm(len(x))
+        for step in range(steps):
+            index = order[step * batch:(step + 1) * batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[index]), y[index])
+            loss.backward()
+            optimizer.step()
+        _send({"seconds": time.perf_counter() - start})
+
+
+def torch_macs(model, input_shape):
+    """Conv/Linear MACs of one sample through a PyTorch model (forward hooks), to cross-check."""
+    import torch
+
+    total = [0]
+
+    def hook(module, inputs, output):
+        positions = output[0].numel() // output.shape[1] if output.dim() > 2 else 1
+        total[0] += positions * module.weight.numel()
+
+    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(input_shape))
+    model.train(was_training)
+    for handle in handles:
+        handle.remove()
+    return total[0]
+
+
+def run_worker(request):
+    spec = FAMILIES[request["family"]]
+    if request.get("tiny"):
+        spec = tiny(spec)
+    framework, chunks, threads = request["framework"], request["chunks"], request["threads"]
+    if framework in BIOCNN_COMPILE:
+        worker_biocnn(spec, chunks, threads, BIOCNN_COMPILE[framework])
+    elif framework in KERAS_BACKEND:
+        worker_keras(spec, chunks, threads)
+    else:
+        worker_torch(spec, chunks, threads)
+    _send({"max_rss_mb": _max_rss_mb()})
+
+
+def tiny(spec):
+    """``--quick``: the family at 2 steps of batch 4 (and 3D inputs at 16^3)."""
+    model, shape, classes, batch, steps, options = spec
+    if len(shape) == 4:
+        shape = (16, 16, 16, shape[-1])
+    return (model, shape, classes, 4, 2, options)
+
+
+# --------------------------------------------------------------------------- parent
+
+
+class Worker:
+    """A framework's subprocess: send 'go', read one JSON message back."""
+
+    def __init__(self, framework, family, chunks, threads, tiny_run, jax_path):
+        env = dict(os.environ)
+        env.update({"OMP_NUM_THREADS": str(threads["intra_op"]), "TF_NUM_INTRAOP_THREADS": str(threads["intra_op"]),
+                    "TF_NUM_INTEROP_THREADS": str(threads["inter_op"])})
+        here = os.path.dirname(os.path.abspath(__file__))
+        paths = [here] + ([jax_path] if framework == "keras_jax" and jax_path else [])
+        env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])
+        if framework in KERAS_BACKEND:
+            env["KERAS_BACKEND"] = KERAS_BACKEND[framework]
+        else:
+            env.pop("KERAS_BACKEND", None)
+        self.name = framework
+        self.log = tempfile.TemporaryFile(mode="w+")
+        request = {"framework": framework, "family": family, "chunks": chunks, "threads": threads, "tiny": tiny_run}
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(request)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
+        )
+
+    def receive(self):
+        for line in self.process.stdout:
+            if line.startswith(PROTOCOL):
+                return json.loads(line[len(PROTOCOL):])
+        self.process.wait()
+        self.log.seek(0)
+        tail = self.log.read()[-3000:]
+        raise RuntimeError(f"the {self.name} worker ended (exit code {self.process.returncode}):\n{tail}")
+
+    def chunk(self):
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        return self.receive()["seconds"]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+
+def bench_family(family, frameworks, warmup, repeats, threads, tiny_run, jax_path, peak):
+    spec = tiny(FAMILIES[family]) if tiny_run else FAMILIES[family]
+    chunks = warmup + repeats
+    workers = [Worker(name, family, chunks, threads, tiny_run, jax_path) for name in frameworks]
+    try:
+        ready = {w.name: w.receive() for w in workers}
+        counts = {name: r["parameters"] for name, r in ready.items()}
+        if len(set(counts.values())) != 1:
+            raise RuntimeError(f"{family}: the frameworks' models differ in trainable parameters: {counts}")
+        macs = {name: r["macs_per_sample"] for name, r in ready.items()}
+        if len(set(macs.values())) != 1:
+            raise RuntimeError(f"{family}: the frameworks' models differ in conv/dense MACs: {macs}")
+        seconds = {w.name: [] for w in workers}
+        for chunk in range(chunks):
+            for w in workers:  # A B A B ...: alternated, one framework computing at a time
+                elapsed = w.chunk()
+                if chunk >= warmup:
+                    seconds[w.name].append(elapsed)
+                    rate = spec[3] * spec[4] / elapsed
+                    print(f"{family} {chunk - warmup + 1}/{repeats} {w.name}: {rate:,.1f} samples/s", flush=True)
+        rss = {w.name: w.receive()["max_rss_mb"] for w in workers}
+    finally:
+        for w in workers:
+            w.close()
+    return summarise(family, spec, ready, seconds, rss, peak)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--frameworks", nargs="+", default=["biocnn", "torch"], choices=FRAMEWORKS,
+                        help="alternated in this order (default: biocnn torch)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed chunks per framework (default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed chunks first (default 2)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="intra-op threads in every framework (default: the CPU count)")
+    parser.add_argument("--inter-op-threads", type=int, default=1,
+                        help="inter-op threads in every framework (default 1)")
+    parser.add_argument("--quick", action="store_true", help="tiny run (2 steps of batch 4, 1 repeat) to check it works")
+    parser.add_argument("--jax-path", help="folder holding JAX, added to the keras_jax worker's PYTHONPATH only")
+    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("repeats", "threads", "inter_op_threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be at least 0, got {args.warmup}")
+    if args.quick:
+        args.repeats, args.warmup = 1, 1
+    if args.out and os.path.exists(args.out) and not args.overwrite:
+        parser.error(f"--out {args.out} exists; pass --overwrite to replace it")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    threads = {"intra_op": args.threads, "inter_op": args.inter_op_threads}
+    peak = sgemm_peak(256 if args.quick else 2048)
+    results = {
+        "schema": SCHEMA,
+        "command": "python pipelines/bench_training.py " + " ".join(argv or []),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": {"repeats": args.repeats, "warmup": args.warmup, "threads": threads, "quick": args.quick,
+                     "frameworks": args.frameworks,
+                     "flop_convention": "conv+dense MACs from layer shapes, 2 FLOP/MAC, training = 3x forward"},
+        "sgemm_peak_gflop_per_s": peak / 1e9,
+        "load_average": {"start": list(os.getloadavg())},
+        "families": {},
+    }
+    print(f"sgemm peak (NumPy float32 {256 if args.quick else 2048}^3): {peak / 1e9:.1f} GFLOP/s; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    for family in args.families:
+        results["families"][family] = bench_family(
+            family, args.frameworks, args.warmup, args.repeats, threads, args.quick, args.jax_path, peak)
+    results["load_average"]["end"] = list(os.getloadavg())
+    print(table(results))
+    if args.out:
+        from biocnn.rundir import write_json
+
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        write_json(args.out, results)
+    return results
+
+
+if __name__ == "__main__":
+    if "--worker" in sys.argv:
+        run_worker(json.loads(sys.argv[sys.argv.index("--worker") + 1]))
+    else:
+        from biocnn import cli
+
+        cli.run_main(main, sys.argv[1:])
