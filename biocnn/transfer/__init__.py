@@ -1,0 +1,44 @@
+"""Transfer learning: ImageNet backbones for any channels and sizes, fine-tuning, 2D -> 3D inflation.
+
+    from biocnn import transfer
+    features = transfer.backbone("ResNet50", weights="imagenet", input_shape=(28, 28, 1))
+    model = transfer.classifier(features, num_classes=2)
+    result = transfer.fine_tune(model, x, y, validation=(x_val, y_val), head_epochs=5, unfreeze=2)
+    volume_net = transfer.inflate(features, depth=3)          # the same weights, for 3D volumes
+
+* :func:`backbone`: keras.applications networks (:data:`BACKBONES`) taking raw intensities,
+  with the family's preprocessing, resizing and first-convolution channel adaptation inside.
+* :func:`classifier`, :func:`freeze_backbone`, :func:`unfreeze_top`, :func:`fine_tune`: a new
+  head, then two-phase fine-tuning with MomentumSGD (batch norm kept in inference mode).
+* :func:`inflate`: I3D inflation of a 2D functional model into a 3D one.
+"""
+
+from biocnn.transfer.layers import PREPROCESSING_MODES, AppendOnes, ImageNetPreprocessing
+from biocnn.transfer.channels import adapt_input_channels, clone_with_weights, first_conv
+from biocnn.transfer.backbone import (
+    BACKBONES,
+    CHANNEL_MODES,
+    WeightsUnavailableError,
+    backbone,
+    family,
+    save_application_weights,
+)
+from biocnn.transfer.finetune import (
+    FineTuneResult,
+    backbone_blocks,
+    classifier,
+    fine_tune,
+    freeze_backbone,
+    unfreeze_top,
+)
+from biocnn.transfer.inflate import INFLATE_MODES, inflate
+# embeddings: see embedding.py
+
+__all__ = [
+    "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
+    "AppendOnes", "ImageNetPreprocessing", "WeightsUnavailableError", "FineTuneResult",
+    "adapt_input_channels", "clone_with_weights", "first_conv",
+    "backbone", "family", "save_application_weights",
+    "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune",
+    "inflate",
+]

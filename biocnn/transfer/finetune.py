@@ -1,0 +1,292 @@
+"""A new classification head on a backbone, and two-phase fine-tuning with MomentumSGD.
+
+Phase 1 trains the head with the whole backbone frozen. Phase 2 unfreezes the top ``N``
+blocks of the backbone at a lower learning rate, batch normalisation kept frozen: in Keras 3 a
+``BatchNormalization`` layer with ``trainable=False`` runs in inference mode, so its moving
+mean and variance (ImageNet's) neither move nor are replaced by batch statistics.
+
+A **block** is found from the graph alone, for every family alike: walking the layers in
+topological order, a block ends where a single tensor is all that later layers need (the
+output of a residual, dense or inverted-residual block, or of each layer of a plain chain such
+as VGG) and the layers since the previous end hold weights other than batch normalisation's.
+Layers after the last such end (e.g. ResNet v2's ``post_bn``) belong to the last block.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+
+from biocnn import training
+from biocnn.models import blocks as zoo
+
+__all__ = ["classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "FineTuneResult",
+           "fine_tune_and_evaluate"]
+
+HEAD = "_head_"
+
+
+def classifier(backbone_model, num_classes, dropout=0.2, head=None, name=None):
+    """``backbone_model`` followed by a new head: [global pooling], dropout, Dense, softmax/sigmoid.
+
+    The head's layers are named ``{name}_head_pool`` (only for a feature-map backbone),
+    ``{name}_head_dropout``, ``{name}_head_logits`` and ``{name}_head_probs`` (the
+    :func:`biocnn.models.blocks.output_head` convention); the backbone's layers are shared, so
+    the result is one flat model.
+
+    Args:
+        backbone_model: a keras.Model (e.g. :func:`biocnn.transfer.backbone`).
+        num_classes: int >= 1.
+        dropout: rate before the Dense layer (0: none).
+        head: ``"softmax"`` (default for 2+ classes), ``"sigmoid"`` (default for 1) or
+            ``"logits"``.
+        name: the model's name (default ``{backbone name}_classifier``).
+
+    Returns:
+        keras.Model: raw images -> class probabilities.
+
+    Example:
+        >>> from biocnn.transfer.backbone import backbone
+        >>> m = classifier(backbone("MobileNetV2", weights=None, input_shape=(32, 32, 3), alpha=0.35), 3)
+        >>> print(m.output_shape)
+        (None, 3)
+    """
+    zoo.check_num_classes(num_classes, where="classifier")
+    dropout = zoo.check_rate(dropout, where="classifier")
+    head = zoo.look_up("head", head or ("softmax" if num_classes > 1 else "sigmoid"), zoo.HEADS, where="classifier")
+    name = name or f"{backbone_model.name}_classifier"
+    x = backbone_model.outputs[0]
+    if len(x.shape) > 2:
+        x = zoo.GLOBAL_AVG_POOL[len(x.shape) - 2](name=f"{name}{HEAD}pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}{HEAD}dropout")(x)
+    outputs = zoo.output_head(x, num_classes, head, f"{name}{HEAD[:-1]}")
+    return keras.Model(backbone_model.inputs[0], outputs, name=name)
+
+
+def _is_head(model, layer):
+    return layer.name.startswith(f"{model.name}{HEAD}")
+
+
+def freeze_backbone(model):
+    """Freeze every layer except the head's (layers named ``{model.name}_head_*``).
+
+    Returns:
+        list of the trainable (head) layer names.
+    """
+    trainable = []
+    for layer in model.layers:
+        layer.trainable = _is_head(model, layer)
+        if layer.trainable and layer.weights:
+            trainable.append(layer.name)
+    return trainable
+
+
+def _inputs_of(operation):
+    tensors = operation.input
+    return tensors if isinstance(tensors, (list, tuple)) else [tensors]
+
+
+def _flat(tensors):
+    out = []
+    for t in tensors:
+        out.extend(_flat(t) if isinstance(t, (list, tuple, dict)) else [t])
+    return out
+
+
+def backbone_blocks(model):
+    """The backbone's blocks, bottom to top, each a list of layers (see the module docstring).
+
+    Args:
+        model: a flat functional model (a backbone, or a :func:`classifier` on one).
+
+    Returns:
+        list of lists of layers; the head's layers and the input are left out.
+
+    Example:
+        >>> m = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.MaxPooling2D(), keras.layers.Conv2D(4, 3)])
+        >>> print([len(block) for block in backbone_blocks(m)])
+        [2, 1]
+    """
+    operations = [op for op in model.operations
+                  if not isinstance(op, keras.layers.InputLayer) and not _is_head(model, op)]
+    last_use = {}
+    for i, op in enumerate(operations):
+        for tensor in _flat(_inputs_of(op)):
+            last_use[id(tensor)] = i
+    def weighted(op):
+        return isinstance(op, keras.layers.Layer) and op.weights and not isinstance(op, keras.layers.BatchNormalization)
+
+    blocks, current, live, ended = [], [], {id(t) for t in model.inputs}, False
+    for i, op in enumerate(operations):
+        if ended and weighted(op):  # weightless layers after a block's end (activation, pooling) stay in it
+            blocks.append(current)
+            current, ended = [], False
+        current.append(op)
+        live = {t for t in live if last_use.get(t, -1) > i}
+        outputs = [id(t) for t in _flat([op.output])]
+        live.update(t for t in outputs if last_use.get(t, -1) > i)
+        if any(weighted(o) for o in current) and live <= set(outputs):
+            ended = True
+    if current:
+        blocks.append(current)
+    return [[op for op in block if isinstance(op, keras.layers.Layer)] for block in blocks]
+
+
+def unfreeze_top(model, n):
+    """Freeze the backbone except its top ``n`` blocks; batch normalisation stays frozen.
+
+    Args:
+        model: a :func:`classifier` (or a backbone).
+        n: int >= 0, or ``"all"``.
+
+    Returns:
+        list of the names of the backbone layers made trainable.
+
+    Raises:
+        ValueError: ``n`` is neither a non-negative int nor ``"all"``.
+    """
+    found = backbone_blocks(model)
+    if n == "all":
+        n = len(found)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"unfreeze_top: n must be a non-negative int or 'all', got {n!r}.")
+    freeze_backbone(model)
+    unfrozen = []
+    for block in found[len(found) - n:] if n else []:
+        for layer in block:
+            if not isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = True
+                if layer.weights:
+                    unfrozen.append(layer.name)
+    return unfrozen
+
+
+@dataclasses.dataclass
+class FineTuneResult:
+    """What :func:`fine_tune` returns.
+
+    Attributes:
+        history: one row per epoch of both phases, epochs numbered on (column ``phase``:
+            ``"head"`` or ``"fine_tune"``).
+        head: phase 1's :class:`biocnn.training.TrainingResult`.
+        fine_tune: phase 2's, or None when nothing was unfrozen.
+        unfrozen: the backbone layers trained in phase 2.
+        best_epoch: the epoch (in ``history``'s numbering) whose weights the model holds.
+    """
+
+    history: pd.DataFrame
+    head: training.TrainingResult
+    fine_tune: training.TrainingResult | None
+    unfrozen: list
+    best_epoch: int
+
+
+def _best_value(result):
+    history = result.history
+    column = "val_loss" if "val_loss" in history else "loss"
+    return float(history.loc[history["epoch"] == result.best_epoch, column].iloc[0])
+
+
+def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unfreeze=2, fine_tune_lr_factor=0.1,
+              checkpoint_dir=None, resume=True, verbose="auto", **fit_kwargs):
+    """Two-phase transfer learning with :func:`biocnn.training.fit` (MomentumSGD).
+
+    Phase 1: ``head_epochs`` epochs of the head alone (backbone frozen) at
+    ``config.learning_rate``. Phase 2 (when ``unfreeze`` > 0): up to ``config.epochs`` epochs
+    with the top ``unfreeze`` blocks trainable (batch norm frozen) at ``config.learning_rate *
+    fine_tune_lr_factor``. Each phase selects its best epoch on ``validation``; the model ends
+    with the better of the two phases' best weights. Each phase checkpoints in its own folder
+    (``checkpoint_dir/head``, ``checkpoint_dir/fine_tune``), so an interrupted run resumes in
+    the phase where it stopped.
+
+    Args:
+        model: a :func:`classifier`.
+        x, y, validation: as :func:`biocnn.training.fit`.
+        config: a :class:`biocnn.training.TrainingConfig`; ``epochs`` is phase 2's budget.
+        head_epochs: positive int, phase 1's epochs.
+        unfreeze: blocks unfrozen in phase 2 (see :func:`unfreeze_top`); 0: phase 1 only.
+        fine_tune_lr_factor: phase 2's learning rate relative to phase 1's, in (0, 1].
+        checkpoint_dir: folder for both phases' checkpoints, or None.
+        resume: continue from the checkpoints.
+        verbose: Keras's verbosity.
+        **fit_kwargs: more :func:`biocnn.training.fit` arguments (augmentation, mixup ...).
+
+    Returns:
+        A :class:`FineTuneResult`.
+
+    Raises:
+        ValueError: a bad ``head_epochs``, ``unfreeze`` or ``fine_tune_lr_factor``.
+    """
+    config = config or training.TrainingConfig()
+    if not 0 < fine_tune_lr_factor <= 1:
+        raise ValueError(f"fine_tune: fine_tune_lr_factor must be in (0, 1], got {fine_tune_lr_factor!r}.")
+    head_config = dataclasses.replace(config, epochs=head_epochs)  # checks head_epochs
+
+    def folder(phase):
+        return os.path.join(checkpoint_dir, phase) if checkpoint_dir else None
+
+    freeze_backbone(model)
+    head = training.fit(model, x, y, validation=validation, config=head_config, checkpoint_dir=folder("head"),
+                        resume=resume, verbose=verbose, **fit_kwargs)
+    histories = [head.history.assign(phase="head")]
+    tuned, unfrozen, best_epoch = None, [], head.best_epoch
+    if unfreeze:
+        head_weights = model.get_weights()
+        unfrozen = unfreeze_top(model, unfreeze)
+        tune_config = dataclasses.replace(config, learning_rate=config.learning_rate * fine_tune_lr_factor)
+        tuned = training.fit(model, x, y, validation=validation, config=tune_config,
+                             checkpoint_dir=folder("fine_tune"), resume=resume, verbose=verbose, **fit_kwargs)
+        offset = len(head.history)
+        histories.append(tuned.history.assign(phase="fine_tune", epoch=tuned.history["epoch"] + offset))
+        if tuned.best_epoch and _best_value(tuned) <= _best_value(head):
+            best_epoch = tuned.best_epoch + offset
+        else:  # fine-tuning never beat the head alone: keep phase 1's weights
+            model.set_weights(head_weights)
+    return FineTuneResult(pd.concat(histories, ignore_index=True), head, tuned, unfrozen, best_epoch)
+
+
+def fine_tune_and_evaluate(run, model, splits, config, arguments=None, class_names=None, ids=None,
+                           head_epochs=5, unfreeze=2, fine_tune_lr_factor=0.1, extra_config=None, verbose=2,
+                           **fit_kwargs):
+    """:func:`fine_tune` on ``splits["train"]`` (selecting on ``"val"``), then the run directory.
+
+    Writes what :func:`biocnn.experiment.train_and_evaluate` writes (``config.json``,
+    ``history.csv`` with both phases, ``metrics.json``, ``model.keras``,
+    ``training_curves.png``, ``predictions.csv``, ``per_class.csv``, confusion matrix, ROC),
+    with checkpoints in ``checkpoints/head`` and ``checkpoints/fine_tune``.
+
+    Returns:
+        ``(metrics, scores, FineTuneResult)``.
+    """
+    from biocnn import evaluation, experiment, plots  # noqa: PLC0415
+
+    num_classes = int(model.output_shape[-1]) if model.output_shape[-1] != 1 else 2
+    class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
+    run.write_json("config.json", {
+        "arguments": arguments or {}, "training": config.to_dict(), "seed": config.seed,
+        "fine_tuning": {"head_epochs": head_epochs, "unfreeze": unfreeze, "fine_tune_lr_factor": fine_tune_lr_factor},
+        "model": {"name": model.name, "parameters": int(model.count_params())},
+        "data": {s: {"samples": int(len(y)), "input_shape": list(np.shape(x)[1:])} for s, (x, y) in splits.items()},
+        "class_names": class_names, **(extra_config or {}), "versions": experiment.versions(),
+    })
+    result = fine_tune(model, *splits["train"], validation=splits.get("val"), config=config, head_epochs=head_epochs,
+                       unfreeze=unfreeze, fine_tune_lr_factor=fine_tune_lr_factor,
+                       checkpoint_dir=run.folder("checkpoints"), resume=run.resumed, verbose=verbose, **fit_kwargs)
+    training.write_history(result.history, run.file("history.csv"))
+    plots.plot_history(result.history.drop(columns="phase"), run.file("training_curves.png"), best_epoch=result.best_epoch)
+    metrics = {"best_epoch": result.best_epoch, "head_epochs_run": len(result.head.history),
+               "unfrozen_layers": len(result.unfrozen)}
+    scores = {}
+    for split in ("val", "test"):
+        if split in splits:
+            metrics[split], scores[split] = evaluation.evaluate(model, *splits[split], loss=config.loss)
+    if "test" in splits:
+        per_class = experiment.write_test_report(run, splits["test"][1], scores["test"], class_names,
+                                                 ids=(ids or {}).get("test"))
+        metrics["test"]["per_class"] = per_class.set_index("class").to_dict(orient="index")
+    run.save_model(model)
+    run.write_json("metrics.json", metrics)
+    return metrics, scores, result

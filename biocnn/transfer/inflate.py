@@ -1,0 +1,199 @@
+"""2D -> 3D inflation (Carreira and Zisserman, 2017, "I3D"): a 2D network's weights for volumes.
+
+:func:`inflate` rebuilds a 2D functional Keras model layer by layer with the 3D counterpart
+of each layer, and fills the 3D weights from the 2D ones:
+
+==========================================  ================================================
+2D layer                                    3D layer
+==========================================  ================================================
+Conv2D (k x k, stride s)                    Conv3D (t x k x k, stride 1 x s x s); kernel
+                                            ``"repeat"``: the 2D kernel at every depth / t;
+                                            ``"centre"``: the 2D kernel at depth t // 2, zeros
+                                            elsewhere; 'valid' convolutions get depth padding
+                                            (t // 2 each side) so the depth is kept
+Max/AveragePooling2D (p, stride s)          Max/AveragePooling3D (1 x p x p, stride 1 x s x s)
+GlobalAverage/MaxPooling2D                  GlobalAverage/MaxPooling3D
+ZeroPadding2D, Cropping2D, UpSampling2D     their 3D forms, nothing added along depth
+Resizing (h, w)                             :class:`ResizeSlices`: each depth slice resized
+Reshape (1, 1, C) (squeeze-and-excitation)  Reshape (1, 1, 1, C)
+anything else (BatchNormalization,          the same layer (channel ``axis`` 3 becomes -1),
+activations, Add, Concatenate, Dense, ...)  weights unchanged
+DepthwiseConv2D, SeparableConv2D, Flatten   NotImplementedError (Keras has no depthwise 3D
+                                            convolution; Flatten would change Dense's inputs)
+==========================================  ================================================
+
+With ``depth_stride=True`` the convolutions and poolings stride the depth as they stride the
+height (and poolings pool it). With the centre option and an unstrided depth, a volume that is
+constant along depth gives, on every slice, exactly the 2D network's output on one slice.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from biocnn.utils import did_you_mean
+
+__all__ = ["INFLATE_MODES", "ResizeSlices", "inflate"]
+
+#: How a k x k kernel becomes t x k x k.
+INFLATE_MODES = ("repeat", "centre")
+
+_NOT_3D = (layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Flatten)
+_POOLS = {layers.MaxPooling2D: layers.MaxPooling3D, layers.AveragePooling2D: layers.AveragePooling3D}
+_GLOBAL = {layers.GlobalAveragePooling2D: layers.GlobalAveragePooling3D,
+           layers.GlobalMaxPooling2D: layers.GlobalMaxPooling3D}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class ResizeSlices(layers.Layer):
+    """Resize every depth slice of ``(N, D, H, W, C)`` volumes to ``(height, width)``.
+
+    The 3D form of ``keras.layers.Resizing``: the depth is kept.
+
+    Example:
+        >>> print(ResizeSlices(32, 32)(np.zeros((1, 4, 28, 28, 2), "float32")).shape)
+        (1, 4, 32, 32, 2)
+    """
+
+    def __init__(self, height, width, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width, self.interpolation = int(height), int(width), interpolation
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        depth, channels = inputs.shape[1], inputs.shape[-1]
+        flat = ops.reshape(inputs, (-1, shape[2], shape[3], channels))
+        resized = ops.image.resize(flat, (self.height, self.width), interpolation=self.interpolation)
+        return ops.reshape(resized, (-1, depth, self.height, self.width, channels))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "interpolation": self.interpolation}
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
+
+
+def _last_axis(config):
+    # 2D configs name the channel axis 3 (keras.applications' bn_axis); in 3D it is 4, i.e. -1.
+    axis = config.get("axis")
+    if axis == 3:
+        config["axis"] = -1
+    elif isinstance(axis, (list, tuple)):
+        config["axis"] = [-1 if a == 3 else a for a in axis]
+    return config
+
+
+def _layer_3d(layer, depth, depth_stride):
+    """The 3D counterpart of one 2D layer (not yet built), or the layer's copy."""
+    config = layer.get_config()
+    if isinstance(layer, _NOT_3D):
+        raise NotImplementedError(
+            f"inflate: layer '{layer.name}' ({type(layer).__name__}) has no 3D counterpart here "
+            "(Keras has no depthwise 3D convolution; Flatten would change the inputs of the Dense layer after it). "
+            "Choose a backbone without it (VGG, ResNet, ResNetV2, DenseNet) or a biocnn zoo model."
+        )
+    if isinstance(layer, layers.Conv2D):
+        strides = _pair(config["strides"])
+        config.update(kernel_size=(depth, *_pair(config["kernel_size"])),
+                      strides=((strides[0] if depth_stride else 1), *strides),
+                      dilation_rate=(1, *_pair(config["dilation_rate"])))
+        return layers.Conv3D.from_config(config)
+    if type(layer) in _POOLS:
+        pool, strides = _pair(config["pool_size"]), _pair(config["strides"] or config["pool_size"])
+        config.update(pool_size=((pool[0] if depth_stride else 1), *pool),
+                      strides=((strides[0] if depth_stride else 1), *strides))
+        return _POOLS[type(layer)].from_config(config)
+    if type(layer) in _GLOBAL:
+        return _GLOBAL[type(layer)].from_config(config)
+    if isinstance(layer, layers.ZeroPadding2D):
+        return layers.ZeroPadding3D(((0, 0), *config["padding"]), name=layer.name)
+    if isinstance(layer, layers.Cropping2D):
+        return layers.Cropping3D(((0, 0), *config["cropping"]), name=layer.name)
+    if isinstance(layer, layers.UpSampling2D):
+        return layers.UpSampling3D((1, *_pair(config["size"])), name=layer.name)
+    if isinstance(layer, layers.Resizing):
+        return ResizeSlices(config["height"], config["width"], config["interpolation"], name=layer.name)
+    if isinstance(layer, layers.Reshape):
+        target = tuple(config["target_shape"])
+        if len(target) != 3 or target[:2] != (1, 1):
+            raise NotImplementedError(f"inflate: Reshape '{layer.name}' to {target} has no 3D counterpart.")
+        return layers.Reshape((1, *target), name=layer.name)
+    return type(layer).from_config(_last_axis(config))
+
+
+def _kernel_3d(kernel, depth, mode):
+    if mode == "repeat":
+        return np.repeat(kernel[None], depth, axis=0) / depth
+    inflated = np.zeros((depth, *kernel.shape), kernel.dtype)
+    inflated[depth // 2] = kernel
+    return inflated
+
+
+def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=None, name=None):
+    """A 2D functional model and its weights -> the I3D-inflated 3D model.
+
+    See the module docstring for the layer table.
+
+    Args:
+        model_2d: a flat functional keras.Model on ``(H, W, C)`` inputs, e.g. a
+            :func:`biocnn.transfer.backbone`, a :func:`biocnn.transfer.classifier`,
+            ``keras.applications.ResNet50(weights=...)`` or a 2D biocnn zoo model.
+        depth: odd int >= 1, the depth ``t`` of every inflated kernel (1 x 1 kernels stay 1 in
+            depth only if ``depth`` is 1; every convolution gets ``t``).
+        mode: ``"repeat"`` (I3D: tile the 2D kernel over t and divide by t) or ``"centre"``
+            (the 2D kernel at the centre depth, zeros elsewhere).
+        depth_stride: stride (and pool) the depth like the height; default: depth unstrided.
+        input_depth: the volumes' depth D, or None for any.
+        name: the 3D model's name (default ``{model_2d.name}_3d``).
+
+    Returns:
+        keras.Model on ``(D, H, W, C)`` volumes.
+
+    Raises:
+        ValueError: a bad ``depth`` or ``mode``, or a model that is not 2D.
+        NotImplementedError: a layer without a 3D counterpart (named in the message).
+
+    Example:
+        >>> net = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Conv2D(4, 3, padding="same"),
+        ...                         keras.layers.GlobalAveragePooling2D()])
+        >>> print(inflate(net, depth=3).output_shape)
+        (None, 4)
+    """
+    if mode not in INFLATE_MODES:
+        raise ValueError(f"inflate: unknown mode {mode!r}.{did_you_mean(mode, INFLATE_MODES)} Valid: {', '.join(INFLATE_MODES)}.")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1 or depth % 2 == 0:
+        raise ValueError(f"inflate: depth must be an odd positive int (the kernel's centre slice must exist), got {depth!r}.")
+    shape = tuple(model_2d.inputs[0].shape[1:])
+    if len(shape) != 3:
+        raise ValueError(f"inflate: model_2d must take 2D inputs (H, W, C), got input shape {shape}.")
+    inputs = keras.Input((input_depth, *shape), name=model_2d.inputs[0].name)
+
+    def clone(layer):
+        if not isinstance(layer, keras.layers.Layer):
+            return layer  # an op (e.g. slicing): rank-agnostic
+        if isinstance(layer, keras.Model):
+            raise NotImplementedError(f"inflate: nested model '{layer.name}'; inflate a flat model.")
+        return _layer_3d(layer, depth, depth_stride)
+
+    def call(layer, *args, **kwargs):
+        if (isinstance(layer, layers.Conv3D) and layer.padding == "valid" and depth > 1
+                and not getattr(layer, "_depth_padded", False)):
+            pad = layers.ZeroPadding3D(((depth // 2, depth // 2), (0, 0), (0, 0)), name=f"{layer.name}_depth_pad")
+            args = (pad(args[0]),) + args[1:]
+        return layer(*args, **kwargs)
+
+    model_3d = keras.models.clone_model(model_2d, input_tensors=inputs, clone_function=clone, call_function=call)
+    model_3d = keras.Model(model_3d.inputs[0], model_3d.outputs[0], name=name or f"{model_2d.name}_3d")
+    for layer in model_2d.layers:
+        if not layer.weights:
+            continue
+        weights = layer.get_weights()
+        if isinstance(layer, layers.Conv2D):
+            weights = [_kernel_3d(weights[0], depth, mode), *weights[1:]]
+        model_3d.get_layer(layer.name).set_weights(weights)
+    return model_3d
