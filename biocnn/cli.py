@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from biocnn import distribute
 from biocnn.training import TrainingConfig
 
 _DEFAULTS = TrainingConfig()
@@ -28,6 +29,12 @@ def add_training_arguments(parser):
         help="epochs without validation improvement before stopping (default %(default)s)",
     )
     group.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed for initialisation and data order (default %(default)s)")
+    group.add_argument(
+        "--strategy", choices=distribute.STRATEGIES, default=_DEFAULTS.strategy,
+        help="default: one device; mirrored: every GPU of this machine; multiworker: the machines in "
+             "TF_CONFIG (run the same command on each). --batch-size is the global batch, split over "
+             "all devices (default %(default)s)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, help="run directory to write")
     mode = out.add_mutually_exclusive_group()
@@ -37,7 +44,13 @@ def add_training_arguments(parser):
 
 
 def training_config(args):
-    """A :class:`TrainingConfig` from parsed :func:`add_training_arguments` flags."""
+    """A :class:`TrainingConfig` from parsed :func:`add_training_arguments` flags.
+
+    It also creates the distribution strategy named by ``--strategy`` now: TensorFlow accepts a
+    multi-worker strategy only before its first operation, so call this before building a model.
+    """
+    strategy = getattr(args, "strategy", _DEFAULTS.strategy)
+    distribute.get_strategy(strategy)
     return TrainingConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -48,6 +61,7 @@ def training_config(args):
         lr_drop_patience=args.lr_patience,
         early_stopping_patience=args.patience,
         seed=args.seed,
+        strategy=strategy,
     )
 
 

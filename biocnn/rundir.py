@@ -12,6 +12,11 @@ A run directory holds::
 Every file is written to a temporary name in the same folder and then renamed, so an
 interrupted run never leaves a half-written file behind. An existing run is never replaced
 unless ``overwrite=True``; ``resume=True`` continues it.
+
+In a multi-worker cluster (``TF_CONFIG``, see :mod:`biocnn.distribute.cluster`) only the chief
+writes: on every other worker :func:`atomic_path` writes to a private temporary file and
+removes it instead of renaming it, and folders are not created, so the run directory is
+written once, by the chief, while every worker can still read it (to resume).
 """
 
 import contextlib
@@ -20,6 +25,8 @@ import math
 import os
 import shutil
 import tempfile
+
+from biocnn.distribute.cluster import is_chief
 
 MARKER = "config.json"
 
@@ -42,6 +49,8 @@ def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
 
     The temporary name keeps ``path``'s suffix, since Keras chooses the format by suffix.
+    On a worker that is not the chief of a multi-worker cluster the file is written to a
+    private temporary folder and removed afterwards: only the chief writes outputs.
 
     Example:
         >>> with atomic_path("/tmp/biocnn_demo.txt") as tmp:
@@ -52,6 +61,10 @@ def atomic_path(path):
     path = os.fspath(path)
     folder, base = os.path.split(os.path.abspath(path))
     stem, dot, suffix = base.partition(".")
+    if not is_chief():
+        with _discarded(stem, dot, suffix) as tmp:
+            yield tmp
+        return
     handle, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{dot}{suffix}", dir=folder)
     os.close(handle)
     try:
@@ -61,6 +74,27 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _discarded(stem, dot, suffix):
+    # A non-chief worker still writes (the same code runs everywhere), to a file nobody keeps.
+    folder = tempfile.mkdtemp(prefix="biocnn_worker_")
+    try:
+        yield os.path.join(folder, f"{stem}{dot}{suffix}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def make_folder(path):
+    """Create the folder ``path`` (and its parents) if missing; only the chief creates folders.
+
+    Returns:
+        ``path``.
+    """
+    if is_chief():
+        os.makedirs(path, exist_ok=True)
+    return path
 
 
 def write_json(path, data):
@@ -96,6 +130,10 @@ class RunDirectory:
             (never deleted, whatever the flags).
         ValueError: both ``overwrite`` and ``resume`` were given.
 
+    On a worker that is not the chief of a multi-worker cluster the folder is neither checked
+    nor created nor replaced (the chief does that) and ``resumed`` is ``resume``: the worker
+    reads the chief's checkpoints, and what it writes is discarded (see :func:`atomic_path`).
+
     Example:
         >>> import tempfile
         >>> run = RunDirectory(tempfile.mkdtemp() + "/run1")
@@ -109,6 +147,9 @@ class RunDirectory:
             raise ValueError("Choose one of overwrite and resume, not both.")
         self.path = os.path.abspath(os.fspath(path))
         self.resumed = False
+        if not is_chief():
+            self.resumed = bool(resume)
+            return
         if os.path.exists(self.path):
             self._check_existing(overwrite, resume)
         os.makedirs(self.path, exist_ok=True)
@@ -141,9 +182,7 @@ class RunDirectory:
 
     def folder(self, name):
         """A sub-folder of the run directory, created if missing."""
-        path = self.file(name)
-        os.makedirs(path, exist_ok=True)
-        return path
+        return make_folder(self.file(name))
 
     def write_json(self, name, data):
         write_json(self.file(name), data)

@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from biocnn import distribute
 from biocnn import losses as losses_module
+from biocnn.distribute import loop, replicas
 from biocnn.optimizers import MomentumSGD
-from biocnn.rundir import atomic_path, write_json, write_text
+from biocnn.rundir import atomic_path, make_folder, write_json, write_text
 
 LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
@@ -44,6 +46,9 @@ class TrainingConfig:
             (for the learning-rate drops and early stopping).
         early_stopping_patience: epochs without improvement before stopping; None never stops.
         seed: seeds the epoch order of array data and every random op in training.
+        strategy: ``"default"`` (one device, Keras's fit), ``"mirrored"`` (every GPU of this
+            machine) or ``"multiworker"`` (the machines in ``TF_CONFIG``); see
+            :mod:`biocnn.distribute`. ``batch_size`` is the global batch, split over all replicas.
 
     Example:
         >>> TrainingConfig(epochs=3, batch_size=32).learning_rate
@@ -62,6 +67,7 @@ class TrainingConfig:
     min_improvement: float = 1e-4
     early_stopping_patience: int | None = 10
     seed: int = 0
+    strategy: str = "default"
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "lr_drop_patience"):
@@ -79,6 +85,7 @@ class TrainingConfig:
                 f"got {patience!r}."
             )
         losses_module.get(self.loss)  # an unknown loss name fails here, before any training
+        distribute.check_name(self.strategy)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -184,29 +191,10 @@ def _to_python(value):
     return value
 
 
-def _seed_generators(model):
-    """Every ``keras.random.SeedGenerator`` in the model (dropout, augmentation ...).
-
-    Their states are not part of Keras's weight files; resume saves them itself.
-    """
-    found = []
-
-    def visit(layer):
-        for value in vars(layer).values():
-            if isinstance(value, keras.random.SeedGenerator):
-                found.append(value)
-        for sub in getattr(layer, "layers", []):
-            visit(sub)
-
-    for layer in model.layers:
-        visit(layer)
-    return found
-
-
 class _Checkpointer(keras.callbacks.Callback):
     """Records the history, keeps the best weights and writes what resume needs, each epoch."""
 
-    def __init__(self, folder, monitor, config, stateful_callbacks, history, best):
+    def __init__(self, folder, monitor, config, stateful_callbacks, history, best, keep_in_memory=False):
         super().__init__()
         self.folder = folder
         self.monitor = monitor
@@ -214,11 +202,12 @@ class _Checkpointer(keras.callbacks.Callback):
         self.stateful = stateful_callbacks
         self.history = history
         self.best = best  # {"value": ..., "epoch": ...}
-        self.best_weights = None  # kept in memory when there is no folder
+        self.best_weights = None  # kept in memory when there is no folder, or when asked
+        self.keep_in_memory = keep_in_memory or not folder
         self._epoch_lr = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_lr = float(self.model.optimizer.learning_rate)
+        self._epoch_lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -230,7 +219,7 @@ class _Checkpointer(keras.callbacks.Callback):
             if self.folder:
                 with atomic_path(os.path.join(self.folder, BEST_WEIGHTS)) as tmp:
                     self.model.save_weights(tmp)
-            else:
+            if self.keep_in_memory:
                 self.best_weights = self.model.get_weights()
         if self.folder:
             self._save_last(epoch + 1)
@@ -248,7 +237,7 @@ class _Checkpointer(keras.callbacks.Callback):
                 "stopped": bool(self.model.stop_training),
                 "callbacks": {type(cb).__name__: cb.state() for cb in self.stateful},
                 "seed_generators": [
-                    np.asarray(g.state.numpy()).tolist() for g in _seed_generators(self.model)
+                    np.asarray(g.state.numpy()).tolist() for g in replicas.seed_generators(self.model)
                 ],
             },
         )
@@ -260,8 +249,9 @@ def _load_state(folder, config):
         return None
     with open(path) as f:
         state = json.load(f)
-    saved = dict(state["config"], epochs=None)
-    asked = dict(config.to_dict(), epochs=None)
+    # Only the epochs may change; a run may resume under another strategy (same results).
+    saved = dict(state["config"], epochs=None, strategy=None)
+    asked = dict(config.to_dict(), epochs=None, strategy=None)
     changed = {k: (saved.get(k), v) for k, v in asked.items() if saved.get(k) != v}
     if changed:
         listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
@@ -276,7 +266,7 @@ def _load_state(folder, config):
 def _restore(model, folder, state, stateful_callbacks):
     model.optimizer.build(model.trainable_variables)
     model.load_weights(os.path.join(folder, LAST_WEIGHTS))
-    for generator, value in zip(_seed_generators(model), state["seed_generators"]):
+    for generator, value in zip(replicas.seed_generators(model), state["seed_generators"]):
         generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
     for cb in stateful_callbacks:
         cb.restore(state["callbacks"].get(type(cb).__name__, {}))
@@ -345,6 +335,7 @@ def fit(
     augmentation=None,
     batch_transform=None,
     mixup=None,
+    strategy=None,
 ):
     """Train ``model`` with MomentumSGD, learning-rate drops, early stopping and resume.
 
@@ -370,6 +361,12 @@ def fit(
         mixup: a ``biocnn.augment.MixUp`` layer, applied to each training batch inside the
             training step (its random state is checkpointed, so resume stays exact);
             validation labels are one-hot encoded to match the mixed training labels.
+        strategy: a ``tf.distribute.Strategy`` to train under; None: the one named in
+            ``config.strategy``. Under any strategy but the default, ``model`` is cloned
+            inside the strategy's scope, trained there by :func:`biocnn.distribute.loop.fit`,
+            and its trained weights are copied back: build ``model`` as usual, outside any scope.
+            In a multi-worker cluster only the chief writes ``checkpoint_dir``; every worker
+            resumes from it (it must be on a file system all workers share).
 
     Returns:
         A :class:`TrainingResult`; the model holds the weights of the best epoch.
@@ -390,71 +387,131 @@ def fit(
         2
     """
     config = config or TrainingConfig()
-    user_model = model
-    model = model if augmentation is None else with_augmentation(model, augmentation)
-    if mixup is not None:
-        model = _MixUpTrainer(model, mixup)
-        model(tf.zeros((1, *user_model.input_shape[1:])))  # build, so weights can be restored
-        validation = _one_hot_validation(validation, mixup)
-    compile_model(model, config, metrics)
+    strategy = strategy or distribute.get_strategy(config.strategy)
+    default = distribute.is_default(strategy)
+    verbose = verbose if distribute.is_chief(strategy) else 0  # progress from the chief only
+    network = replicas.replicate(model, strategy)
+    with distribute.scope(strategy):
+        trainer, validation = _trainer(network, augmentation, mixup, validation, default)
+        compile_model(trainer, config, metrics)
     monitor = "val_loss" if validation is not None else "loss"
-    plateau = _ReduceLROnPlateau(
-        monitor=monitor,
-        factor=config.lr_drop_factor,
-        patience=config.lr_drop_patience,
-        min_lr=config.min_learning_rate,
-        min_delta=config.min_improvement,
-        verbose=0,
-    )
-    stateful = [plateau]
-    if config.early_stopping_patience:
-        stateful.append(_EarlyStopping(
-                monitor=monitor,
-                patience=config.early_stopping_patience,
-                min_delta=config.min_improvement,
-            ))
-
-    history, best, first_epoch = [], {"value": None, "epoch": 0}, 0
-    state = None
-    if checkpoint_dir:
-        os.makedirs(checkpoint_dir, exist_ok=True)
-        state = _load_state(checkpoint_dir, config) if resume else None
-    if state is not None:
-        _restore(model, checkpoint_dir, state, stateful)
-        history, best, first_epoch = state["history"], state["best"], state["epoch"]
-        if verbose:
-            print(f"Resuming from epoch {first_epoch} of {config.epochs} ({checkpoint_dir})")
-    stopped = bool(state and state["stopped"])
-
-    checkpointer = _Checkpointer(checkpoint_dir, monitor, config, stateful, history, best)
+    stateful = _stateful_callbacks(config, monitor)
+    history, best, first_epoch, stopped = _resume_state(trainer, strategy, checkpoint_dir, resume,
+                                                         config, stateful, verbose)
+    checkpointer = _Checkpointer(checkpoint_dir, monitor, config, stateful, history, best,
+                                 keep_in_memory=not default)
     if first_epoch < config.epochs and not stopped:
-        if isinstance(x, tf.data.Dataset):
-            train, steps = x, None
-        else:
-            train = array_batches(x, y, config.batch_size, config.seed, first_epoch, config.epochs)
-            steps = math.ceil(len(x) / config.batch_size)
-        if batch_transform is not None:
-            train = train.map(batch_transform).prefetch(tf.data.AUTOTUNE)
-        model.fit(
-            train,
-            validation_data=validation,
-            epochs=config.epochs,
-            initial_epoch=first_epoch,
-            steps_per_epoch=steps,
-            shuffle=False,  # array data is already in the seeded epoch order
-            callbacks=[*stateful, checkpointer, *callbacks],
-            verbose=verbose,
-        )
-        stopped = bool(model.stop_training)
-    _keep_best(model, checkpoint_dir, checkpointer)
-    if user_model is not model:  # leave the caller's model compiled like the trainer
-        user_model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics))
+        train, steps = _training_batches(x, y, config, first_epoch, batch_transform)
+        run = _keras_fit if default else _distributed_fit
+        stopped = run(trainer, strategy, train, steps, validation, config, first_epoch,
+                      [*stateful, checkpointer, *callbacks], metrics, verbose, mixup)
+    _keep_best(trainer, checkpoint_dir, checkpointer)
+    _hand_back(model, network, trainer, config, metrics, default)
     return TrainingResult(
         history=pd.DataFrame(history),
         best_epoch=best["epoch"],
         resumed_from=first_epoch,
         stopped_early=stopped and len(history) < config.epochs,
     )
+
+
+def _trainer(network, augmentation, mixup, validation, default):
+    """The model that trains: ``network`` behind augmentation and MixUp, and its validation data."""
+    if augmentation is not None:
+        augmentation = augmentation if default else replicas.clone_layer(augmentation)
+        trainer = with_augmentation(network, augmentation)
+    else:
+        trainer = network
+    if mixup is not None:
+        trainer = _MixUpTrainer(trainer, mixup if default else replicas.clone_layer(mixup))
+        trainer(tf.zeros((1, *network.input_shape[1:])))  # build, so weights can be restored
+        validation = _one_hot_validation(validation, mixup)
+    return trainer, validation
+
+
+def _stateful_callbacks(config, monitor):
+    """The learning-rate drops and early stopping, whose counters resume saves."""
+    stateful = [_ReduceLROnPlateau(
+        monitor=monitor,
+        factor=config.lr_drop_factor,
+        patience=config.lr_drop_patience,
+        min_lr=config.min_learning_rate,
+        min_delta=config.min_improvement,
+        verbose=0,
+    )]
+    if config.early_stopping_patience:
+        stateful.append(_EarlyStopping(
+            monitor=monitor,
+            patience=config.early_stopping_patience,
+            min_delta=config.min_improvement,
+        ))
+    return stateful
+
+
+def _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, verbose):
+    """``(history, best, first_epoch, stopped)`` of the run in ``checkpoint_dir``, restored
+    into ``trainer``; a fresh start when there is none (or ``resume`` is False)."""
+    state = None
+    if checkpoint_dir:
+        make_folder(checkpoint_dir)
+        state = _load_state(checkpoint_dir, config) if resume else None
+    if state is None:
+        return [], {"value": None, "epoch": 0}, 0, False
+    with distribute.scope(strategy):
+        _restore(trainer, checkpoint_dir, state, stateful)
+    if verbose:
+        print(f"Resuming from epoch {state['epoch']} of {config.epochs} ({checkpoint_dir})")
+    return state["history"], state["best"], state["epoch"], bool(state["stopped"])
+
+
+def _training_batches(x, y, config, first_epoch, batch_transform):
+    """``(dataset, steps_per_epoch)``: the seeded batches of array data, or ``x`` as given."""
+    if isinstance(x, tf.data.Dataset):
+        train, steps = x, None
+    else:
+        train = array_batches(x, y, config.batch_size, config.seed, first_epoch, config.epochs)
+        steps = math.ceil(len(x) / config.batch_size)
+    if batch_transform is not None:
+        train = train.map(batch_transform).prefetch(tf.data.AUTOTUNE)
+    return train, steps
+
+
+def _keras_fit(trainer, strategy, train, steps, validation, config, first_epoch, callbacks,
+               metrics, verbose, mixup):
+    trainer.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        initial_epoch=first_epoch,
+        steps_per_epoch=steps,
+        shuffle=False,  # array data is already in the seeded epoch order
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return bool(trainer.stop_training)
+
+
+def _distributed_fit(trainer, strategy, train, steps, validation, config, first_epoch, callbacks,
+                     metrics, verbose, mixup):
+    with strategy.scope():
+        if not trainer.optimizer.built:  # resume built it already
+            trainer.optimizer.build(trainer.trainable_variables)
+    transform = None if mixup is None else (lambda x, y: trainer.mixup((x, y), training=True))
+    loop.fit(
+        trainer, strategy, train, config.epochs, first_epoch, steps, validation,
+        callbacks=callbacks, metrics=metrics, verbose=1 if verbose == "auto" else verbose,
+        transform=transform, validation_batch_size=config.batch_size,
+    )
+    return bool(trainer.stop_training)
+
+
+def _hand_back(model, network, trainer, config, metrics, default):
+    """Leave the caller's ``model`` trained and compiled like the trainer."""
+    if not default:  # the trained clone lives in the strategy: copy its weights out
+        replicas.copy_weights(network, model)
+        compile_model(model, config, metrics)
+    elif model is not trainer:
+        model.compile(optimizer=trainer.optimizer, loss=trainer.loss, metrics=list(metrics))
 
 
 def write_history(history, path):

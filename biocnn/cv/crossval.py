@@ -17,7 +17,7 @@ from biocnn import evaluation, plots, training
 from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
 from biocnn.cv.stats import mean_sd_ci
-from biocnn.rundir import save_model, write_json, write_text
+from biocnn.rundir import make_folder, save_model, write_json, write_text
 from biocnn.splits import holdout_split
 from biocnn.training import TrainingConfig
 
@@ -98,7 +98,7 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
         if verbose:
             print(f"fold {k + 1}: already finished, skipped", flush=True)
         return
-    os.makedirs(folder, exist_ok=True)
+    make_folder(folder)
     train, val, test = ((x[fold[s]], y[fold[s]]) for s in ("train", "val", "test"))
     params = {}
     if search_space:
@@ -179,9 +179,10 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
     if search_space:
         search_module.check_space(search_space, build_model)
     folds = assign_folds(y, cv, groups, val_size, config.seed, class_names)
-    os.makedirs(out_dir, exist_ok=True)
+    make_folder(out_dir)
+    # Fold jobs may run under different strategies (same results): the strategy is no setting.
     settings = {"cv": str(cv) if not isinstance(cv, int) else cv, "val_size": val_size,
-                "config": config.to_dict(), "search_space": search_space, "n_iter": n_iter,
+                "config": {k: v for k, v in config.to_dict().items() if k != "strategy"}, "search_space": search_space, "n_iter": n_iter,
                 "groups": groups is not None}
     _save_assignment(out_dir, folds, len(y), json.loads(json.dumps(settings, default=str)))
     ids = None if ids is None else np.asarray(ids)
