@@ -28,6 +28,7 @@ from biocnn.transfer.finetune import (
     backbone_blocks,
     classifier,
     fine_tune,
+    fine_tune_and_evaluate,
     freeze_backbone,
     unfreeze_top,
 )
@@ -39,6 +40,6 @@ __all__ = [
     "AppendOnes", "ImageNetPreprocessing", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
-    "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune",
+    "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
     "inflate",
 ]

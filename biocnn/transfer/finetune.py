@@ -67,11 +67,12 @@ def classifier(backbone_model, num_classes, dropout=0.2, head=None, name=None):
 
 
 def _is_head(model, layer):
-    return layer.name.startswith(f"{model.name}{HEAD}")
+    del model  # the head keeps its names when the model is renamed or inflated
+    return HEAD in layer.name
 
 
 def freeze_backbone(model):
-    """Freeze every layer except the head's (layers named ``{model.name}_head_*``).
+    """Freeze every layer except the head's (layers whose name holds ``_head_``).
 
     Returns:
         list of the trainable (head) layer names.
