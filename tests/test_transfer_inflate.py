@@ -1,0 +1,64 @@
+"""biocnn.transfer.inflate: I3D inflation keeps the 2D network's answers on depth-constant volumes."""
+
+import keras
+import numpy as np
+import pytest
+
+from biocnn import transfer
+
+
+def constant_depth(images, depth):
+    return np.repeat(images[:, None], depth, axis=1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"),
+    lambda: transfer.backbone("VGG16", weights=None, input_shape=(28, 28, 1)),  # resize + adapted channels too
+], ids=["resnet50", "vgg16_backbone"])
+def test_centre_inflation_of_constant_volume_equals_2d(make):
+    model = make()
+    inflated = transfer.inflate(model, depth=3, mode="centre")
+    x = np.random.default_rng(0).uniform(0, 255, (2, *model.input_shape[1:])).astype("float32")
+    expected = np.asarray(model(x))
+    np.testing.assert_allclose(inflated(constant_depth(x, 5)), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_repeat_inflation_first_conv_matches_at_interior_depths():
+    inputs = keras.Input((10, 10, 2))
+    x = keras.layers.Conv2D(3, 3, padding="same", name="c1")(inputs)
+    x = keras.layers.MaxPooling2D(name="p1")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="valid", name="c2")(x))
+    inflated = transfer.inflate(model, depth=3, mode="repeat", input_depth=6)
+    x = np.random.default_rng(1).normal(size=(2, 10, 10, 2)).astype("float32")
+    conv2d = np.asarray(keras.Model(model.input, model.get_layer("c1").output)(x))
+    conv3d = np.asarray(keras.Model(inflated.input, inflated.get_layer("c1").output)(constant_depth(x, 6)))
+    for d in range(1, 5):  # interior: every tap sees the same slice
+        np.testing.assert_allclose(conv3d[:, d], conv2d, rtol=1e-5, atol=1e-5)
+    # at the border one of the three taps sees zero padding: 2/3 of the kernel (bias excluded)
+    bias = model.get_layer("c1").bias.numpy()
+    np.testing.assert_allclose(conv3d[:, 0] - bias, (conv2d - bias) * 2 / 3, rtol=1e-4, atol=1e-5)
+    kernel = inflated.get_layer("c1").kernel.numpy()
+    assert kernel.shape == (3, 3, 3, 2, 3)
+    np.testing.assert_allclose(kernel.sum(axis=0), model.get_layer("c1").kernel.numpy(), rtol=1e-6)
+    assert inflated.output_shape == (None, 6, 3, 3, 2)  # the 'valid' conv got depth padding, depth kept
+
+
+def test_depth_stride_and_round_trip(tmp_path):
+    model = transfer.classifier(transfer.backbone("VGG16", weights=None, input_shape=(32, 32, 1)), 2)
+    inflated = transfer.inflate(model, depth=3, mode="repeat", depth_stride=True, input_depth=32)
+    assert inflated.get_layer("block1_pool").output.shape[1:4] == (16, 16, 16)
+    path = tmp_path / "i3d.keras"
+    inflated.save(path)
+    v = np.random.default_rng(2).uniform(0, 255, (1, 32, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(keras.models.load_model(path)(v), inflated(v), rtol=1e-6)
+
+
+def test_unsupported_layers_and_options_are_named():
+    mobilenet = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35)
+    with pytest.raises(NotImplementedError, match="'expanded_conv_depthwise' \\(DepthwiseConv2D\\)"):
+        transfer.inflate(mobilenet)
+    net = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(ValueError, match="depth must be an odd positive int"):
+        transfer.inflate(net, depth=2)
+    with pytest.raises(ValueError, match="unknown mode 'center'.*Did you mean 'centre'"):
+        transfer.inflate(net, mode="center")
