@@ -33,7 +33,7 @@ from biocnn.transfer.finetune import (
     unfreeze_top,
 )
 from biocnn.transfer.inflate import INFLATE_MODES, inflate
-# embeddings: see embedding.py
+from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, embed
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
