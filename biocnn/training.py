@@ -387,7 +387,7 @@ def fit(
         2
     """
     config = config or TrainingConfig()
-    strategy = strategy or distribute.get_strategy(config.strategy)
+    strategy = distribute.get_strategy(config.strategy) if strategy is None else strategy
     default = distribute.is_default(strategy)
     verbose = verbose if distribute.is_chief(strategy) else 0  # progress from the chief only
     network = replicas.replicate(model, strategy)

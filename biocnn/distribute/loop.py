@@ -23,7 +23,10 @@ SUM = tf.distribute.ReduceOp.SUM
 
 
 def per_sample_loss(loss):
-    """A copy of the Keras loss ``loss`` that returns one value per sample (no reduction)."""
+    """A copy of the Keras loss ``loss`` (object, function or name) that returns one value per
+    sample (no reduction)."""
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
     if isinstance(loss, keras.losses.Loss):
         return loss.__class__.from_config({**loss.get_config(), "reduction": None})
     if callable(loss):
