@@ -46,9 +46,9 @@ FAMILIES = {
     "deepbind_1d": ("deepbind", (60, 4), 3, 64, 60, {}),
     "lenet5_1d": ("lenet5", (60, 4), 3, 64, 60, {}),
     "lenet5_2d": ("lenet5", (28, 28, 1), 2, 64, 40, {}),
-    "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 32, 4, {}),
-    "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 6, {"width_multiplier": 0.25}),
-    "resnet18_3d_64vox": ("resnet18", (64, 64, 64, 1), 2, 4, 3, {"width_multiplier": 0.125}),
+    "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 16, 2, {}),
+    "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 2, {"width_multiplier": 0.25}),
+    "resnet18_3d_64vox": ("resnet18", (64, 64, 64, 1), 2, 4, 2, {"width_multiplier": 0.125}),
 }
 FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe8", "keras_jax", "keras_torch")
 BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe8": {"steps_per_execution": 8}}

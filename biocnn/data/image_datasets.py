@@ -513,16 +513,21 @@ def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=No
     spatial, num_channels = check_images(table, shape, channels, rank, pages)
     element_shape = (*spatial, num_channels)
 
-    def read(path):
-        return load_image(path.decode(), shape=shape, channels=channels, rank=rank, pages=pages)
+    def read(paths):
+        images = np.empty((len(paths), *element_shape), dtype=np.float32)
+        for i, path in enumerate(paths):
+            images[i] = load_image(path.decode(), shape=shape, channels=channels, rank=rank, pages=pages)
+        return images
 
-    def decode(path, label):
-        image = tf.numpy_function(read, [path], tf.float32, stateful=False)
-        image.set_shape(element_shape)
-        return image, label
+    def decode(paths, labels):
+        # One Python call per batch, not per image: tf.data's per-element hand-over to Python
+        # cost more than decoding a small PNG (pipelines/bench_input.py).
+        images = tf.numpy_function(read, [paths], tf.float32, stateful=False)
+        images.set_shape((None, *element_shape))
+        return images, labels
 
     data = tf.data.Dataset.from_tensor_slices((table.paths, table.labels))
     if shuffle:
         data = data.shuffle(len(table), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    data = data.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data.prefetch(tf.data.AUTOTUNE)
