@@ -81,6 +81,8 @@ def test_weights_file_round_trip(tmp_path, mobilenet_rgb):
     np.testing.assert_array_equal(loaded(x), mobilenet_rgb(x))
     grey = transfer.backbone("MobileNetV2", weights=path, input_shape=(28, 28, 1), **MNV2)
     np.testing.assert_allclose(grey(x[..., :1]), mobilenet_rgb(np.repeat(x[..., :1], 3, -1)), rtol=1e-7, atol=1e-9)
+    tiled = transfer.backbone("MobileNetV2", weights=path, input_shape=(28, 28, 1), channel_mode="tile", **MNV2)
+    np.testing.assert_allclose(tiled(x[..., :1]), grey(x[..., :1]), rtol=1e-7, atol=1e-9)
     # a whole adapted backbone saved with save_weights loads into one built alike
     whole = str(tmp_path / "grey.weights.h5")
     grey.save_weights(whole)

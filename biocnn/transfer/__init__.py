@@ -42,4 +42,5 @@ __all__ = [
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
     "inflate",
+    "PENULTIMATE", "ConSE", "PrototypeClassifier", "embed",
 ]

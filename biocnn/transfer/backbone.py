@@ -22,11 +22,13 @@ files, Grad-CAM and :func:`biocnn.transfer.unfreeze_top` find them; biocnn adds
 
 import dataclasses
 import os
+import warnings
 
 import keras
 
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights
-from biocnn.transfer.layers import ImageNetPreprocessing
+from biocnn.rundir import atomic_path
+from biocnn.transfer.layers import ImageNetPreprocessing, TileChannels
 from biocnn.utils import did_you_mean
 
 __all__ = ["BACKBONES", "CHANNEL_MODES", "WeightsUnavailableError", "backbone", "family", "save_application_weights"]
@@ -159,7 +161,8 @@ def _caused_by_network(error):
     return False
 
 
-def _application(fam, weights, shape, pooling, preprocessing, application_kwargs):
+def _application(fam, weights, shape, pooling, application_kwargs):
+    """The keras.applications network (no top, 3 channels); a failed ImageNet download explained."""
     kwargs = dict(include_top=False, weights=weights, input_shape=shape, pooling=pooling, **application_kwargs)
     if fam.own_preprocessing == "switch":
         kwargs["include_preprocessing"] = False  # biocnn adds the same preprocessing as a layer
@@ -194,28 +197,28 @@ def _sizes(input_shape, resize, min_size, name):
 
 
 def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg", resize=None,
-             preprocessing=True, channel_mode="adapt", name_prefix=None, input_scale=1.0,
-             model_name=None, **application_kwargs):
+             preprocessing=True, channel_mode="adapt", input_scale=1.0, model_name=None, **application_kwargs):
     """A keras.applications network as a feature extractor for raw images.
 
     Args:
         name: one of :data:`BACKBONES` (case-insensitive, e.g. ``"resnet50"``).
         weights: ``"imagenet"`` (downloaded by Keras), the path of a local weights file, or
             None (random). A file is first loaded into the keras.applications network
-            (3 channels): the distributed ImageNet ``.h5`` files, or a Keras 3 ``.weights.h5``
-            of that network (see :func:`save_application_weights`); a ``.weights.h5`` that does
-            not fit it is loaded into the whole backbone instead, which restores a backbone
-            saved with ``model.save_weights`` and built with the same arguments (any channels).
+            (3 channels): the distributed ImageNet ``.h5`` files, a Keras 3 ``.weights.h5`` of
+            that network (see :func:`save_application_weights`), or the weights of a 3-channel
+            backbone (``model.save_weights``). A ``.weights.h5`` that does not fit the network is
+            loaded into the whole backbone instead: the ``model.save_weights`` file of a backbone
+            built with the same arguments (e.g. 1 channel, its first convolution adapted).
         input_shape: ``(H, W, C)`` of the raw images, any ``C`` >= 1.
         pooling: ``"avg"`` (default), ``"max"`` or None (the last feature map).
-        resize: ``(h, w)`` to resize to inside the model; default: sides shorter than the
-            family's minimum (32) are resized up to it, larger images are kept.
+        resize: ``(h, w)`` to resize to inside the model (bilinear); default: sides shorter than
+            the family's minimum (32) are resized up to it, larger images are kept.
         preprocessing: add the family's ImageNet preprocessing (True), or feed the network
             its own input format (False; EfficientNet B0-B3 keep their built-in layers).
-        channel_mode: see :data:`CHANNEL_MODES`; only used when ``C != 3``.
-        name_prefix: unused; reserved.
-        input_scale: multiplies the input before the preprocessing: 1 for raw 0..255
-            intensities, 255 for images already in [0, 1].
+        channel_mode: ``"adapt"`` (default) or ``"tile"``, see :data:`CHANNEL_MODES`; used only
+            when ``C != 3``.
+        input_scale: multiplies the input before the preprocessing: 1 for raw 0..255 8-bit
+            intensities, 255 for images already in [0, 1] (as biocnn's readers return them).
         model_name: the model's name and the prefix of biocnn's layers (default: ``name``
             lower-cased, e.g. ``"resnet50"``).
         **application_kwargs: passed to the keras.applications constructor (e.g. ``alpha``).
@@ -230,12 +233,16 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
         WeightsUnavailableError: (a ValueError) ``"imagenet"`` but the download failed; the
             message names the file to download elsewhere and pass by path.
 
+    Notes:
+        EfficientNet B0-B3: Keras adds its extra ``1/sqrt(std)`` input rescaling only for
+        ``weights="imagenet"``, not for a local file, so an ImageNet file passed by path gives a
+        network with slightly different preprocessing; the other families are unaffected.
+
     Example:
         >>> m = backbone("MobileNetV2", weights=None, input_shape=(28, 28, 1), alpha=0.35)
         >>> print(m.input_shape, m.output_shape)
         (None, 28, 28, 1) (None, 1280)
     """
-    del name_prefix
     fam = family(name)
     model_name = model_name or fam.constructor.lower()
     if pooling not in _POOLINGS:
@@ -245,54 +252,61 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
             f"backbone '{name}': unknown channel_mode {channel_mode!r}.{did_you_mean(channel_mode, CHANNEL_MODES)} "
             f"Valid: {', '.join(CHANNEL_MODES)}."
         )
-    input_shape = tuple(int(s) for s in input_shape)
+    input_shape = tuple(input_shape)
     size = _sizes(input_shape, resize, fam.min_size, name)
-    channels = input_shape[-1]
+    channels = int(input_shape[-1])
     if channel_mode == "tile" and channels > 3:
-        raise ValueError(f"backbone '{name}': channel_mode='tile' takes fewer than 3 channels, got {channels}.")
+        raise ValueError(f"backbone '{name}': channel_mode='tile' takes at most 3 channels, got {channels}.")
     _check_weights(weights)
     shape = (*(size or input_shape[:2]), 3)
-    full_model_weights = None
+    misfit = None  # why the file did not load into the network, when it goes into the whole backbone
     try:
-        app = _application(fam, weights, shape, pooling, preprocessing, application_kwargs)
+        with warnings.catch_warnings(record=True) as caught:  # shown below unless the file goes elsewhere
+            warnings.simplefilter("always")
+            app = _application(fam, weights, shape, pooling, application_kwargs)
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     except ValueError as error:
         if weights in (None, "imagenet") or isinstance(error, WeightsUnavailableError):
             raise
         if not os.fspath(weights).endswith(".weights.h5"):
             raise ValueError(f"backbone: weights file '{os.fspath(weights)}' does not fit {fam.constructor}: {error}") from error
-        app, full_model_weights = _application(fam, None, shape, pooling, preprocessing, application_kwargs), error
-    mode = fam.preprocessing if preprocessing else "none"
-    model = _assemble(app, input_shape, size, mode, input_scale, channel_mode, model_name)
-    if full_model_weights is not None:
+        app, misfit = _application(fam, None, shape, pooling, application_kwargs), error
+    tile = channels != 3 and channel_mode == "tile"
+    front = [TileChannels(3, name=f"{model_name}_tile")] if tile else []
+    if size is not None:
+        front.append(keras.layers.Resizing(*size, name=f"{model_name}_resize"))
+    front.append(ImageNetPreprocessing(fam.preprocessing if preprocessing else "none", input_scale,
+                                       name=f"{model_name}_preprocessing"))
+    inputs = keras.Input((*input_shape[:2], channels if tile else 3), name=f"{model_name}_input")
+    model = _in_front(app, front, inputs, model_name)
+    if channels != 3 and not tile:
+        model = adapt_input_channels(model, channels)
+    if misfit is not None:
         try:
             model.load_weights(weights)
         except ValueError as error:
             raise ValueError(
-                f"backbone: weights file '{os.fspath(weights)}' fits neither {fam.constructor} "
-                f"({full_model_weights}) nor this backbone ({error}). Build the backbone with the "
-                "arguments the file was saved with."
+                f"backbone: weights file '{os.fspath(weights)}' fits neither {fam.constructor} ({misfit}) nor "
+                f"this backbone ({error}). Build the backbone with the arguments the file was saved with."
             ) from error
     return model
 
 
-def _assemble(app, input_shape, size, mode, input_scale, channel_mode, model_name):
-    channels = input_shape[-1]
-    tile = channels != 3 and channel_mode == "tile"
-    inputs = keras.Input((*input_shape[:2], channels if tile or channels == 3 else 3), name=f"{model_name}_input")
-    front = []
-    if tile:
-        front.append(keras.layers.Concatenate(axis=-1, name=f"{model_name}_tile"))
-    if size is not None:
-        front.append(keras.layers.Resizing(*size, name=f"{model_name}_resize"))
-    front.append(ImageNetPreprocessing(mode, input_scale, name=f"{model_name}_preprocessing"))
+def _in_front(app, front, inputs, model_name):
+    """One flat model: ``front`` layers, then ``app``'s layers (copies holding its weights).
+
+    Nested Sequential blocks (ConvNeXt's stem) are flattened, so that the first convolution is
+    a layer of the model itself and can be adapted to other channel counts.
+    """
 
     def call(layer, *args, **kwargs):
         if args and args[0] is inputs:
             x = inputs
             for step in front:
-                x = step([x[..., i % channels:i % channels + 1] for i in range(3)]) if step is front[0] and tile else step(x)
+                x = step(x)
             args = (x,) + args[1:]
-        if isinstance(layer, keras.Sequential):  # ConvNeXt's stem: flattened, so its conv can be adapted
+        if isinstance(layer, keras.Sequential):
             x = args[0]
             for inner in layer.layers:  # fresh copies: the nested ones are called inside the Sequential
                 x = type(inner).from_config(inner.get_config())(x)
@@ -300,10 +314,17 @@ def _assemble(app, input_shape, size, mode, input_scale, channel_mode, model_nam
         return layer(*args, **kwargs)
 
     model = clone_with_weights(app, inputs, call)
-    model = keras.Model(model.inputs[0], model.outputs[0], name=model_name)
-    if channels != 3 and not tile:
-        model = adapt_input_channels(model, channels)
-    return model
+    return keras.Model(model.inputs[0], model.outputs[0], name=model_name)
+
+
+def _weighted_layers(model):
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.extend(_weighted_layers(layer))
+        elif layer.weights:
+            found.append(layer)
+    return found
 
 
 def save_application_weights(model, path, name=None, **application_kwargs):
@@ -338,14 +359,16 @@ def save_application_weights(model, path, name=None, **application_kwargs):
             "into a backbone built with the same arguments, or pre-train with 3 channels."
         )
     fam = family(name or model.name.split("_")[0])
-    shape = (*model.input_shape[1:3], 3)
-    app = keras.applications.__dict__[fam.constructor](include_top=False, weights=None, input_shape=(224, 224, 3)
-                                                       if min(shape[:2]) < fam.min_size else shape, **application_kwargs,
-                                                       **({"include_preprocessing": False} if fam.own_preprocessing == "switch" else {}))
-    for layer in app.layers:
-        if layer.weights:
-            layer.set_weights(model.get_layer(layer.name).get_weights())
-    from biocnn.rundir import atomic_path  # noqa: PLC0415
-
+    app = _application(fam, None, (fam.min_size, fam.min_size, 3), None, application_kwargs)
+    # Matched in order (unnamed layers get other automatic names in another build); the
+    # network's weights do not depend on the input size.
+    ours = [layer for layer in _weighted_layers(model) if "_head_" not in layer.name]
+    theirs = _weighted_layers(app)
+    shapes = [[tuple(w.shape) for w in layer.weights] for layer in ours]
+    if shapes != [[tuple(w.shape) for w in layer.weights] for layer in theirs]:
+        raise ValueError(f"save_application_weights: '{model.name}' is not a {fam.constructor} backbone built with "
+                         f"{application_kwargs or 'the default options'}; pass the name and options it was built with.")
+    for source, target in zip(ours, theirs):
+        target.set_weights(source.get_weights())
     with atomic_path(path) as tmp:
         app.save_weights(tmp)

@@ -24,7 +24,7 @@ import numpy as np
 
 from biocnn.transfer.layers import AppendOnes, ImageNetPreprocessing
 
-__all__ = ["adapt_input_channels", "first_conv", "channel_matrix", "clone_with_weights"]
+__all__ = ["adapt_input_channels", "first_conv", "channel_matrix", "clone_with_weights", "layers_by_name", "as_functional"]
 
 #: Layers allowed between the input and the first convolution: per-pixel affine maps ...
 _AFFINE = (ImageNetPreprocessing, keras.layers.Rescaling, keras.layers.Normalization)
@@ -155,6 +155,7 @@ def adapt_input_channels(model, channels):
     """
     if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
         raise ValueError(f"adapt_input_channels: channels must be a positive int, got {channels!r}.")
+    model = as_functional(model)
     conv, prefix = first_conv(model)
     matrix, offset = channel_matrix(model, conv, prefix)
     kernel, *bias = conv.get_weights()
@@ -176,6 +177,30 @@ def adapt_input_channels(model, channels):
     return adapted
 
 
+def as_functional(model):
+    """A Sequential model as a functional one with copies of its layers (its weights); others unchanged.
+
+    ``keras.models.clone_model`` rebuilds only functional models on new inputs.
+
+    Example:
+        >>> seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> print(type(as_functional(seq)).__name__ != "Sequential")
+        True
+    """
+    if not isinstance(model, keras.Sequential):
+        return model
+    inputs = keras.Input(batch_shape=model.inputs[0].shape, name=f"{model.name}_input")
+    x = inputs
+    copies = []
+    for layer in model.layers:
+        copy = type(layer).from_config(layer.get_config())
+        x = copy(x)
+        copies.append((copy, layer))
+    for copy, layer in copies:
+        copy.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name=model.name)
+
+
 def clone_with_weights(model, inputs, call_function=None, clone_function=None):
     """``model`` rebuilt on ``inputs`` with new layers that get ``model``'s weights (by name).
 
@@ -194,8 +219,8 @@ def clone_with_weights(model, inputs, call_function=None, clone_function=None):
         model, input_tensors=inputs, call_function=call_function or (lambda layer, *a, **k: layer(*a, **k)),
         clone_function=clone_function or (lambda layer: type(layer).from_config(layer.get_config())),
     )
-    originals = _layers_by_name(model)
-    for name, layer in _layers_by_name(clone).items():
+    originals = layers_by_name(model)
+    for name, layer in layers_by_name(clone).items():
         if layer.weights and name in originals:
             old = originals[name].get_weights()
             if [w.shape for w in old] == [tuple(w.shape) for w in layer.weights]:
@@ -203,12 +228,12 @@ def clone_with_weights(model, inputs, call_function=None, clone_function=None):
     return clone
 
 
-def _layers_by_name(model):
-    # Every layer, nested models' layers included (a nested model's own entry comes first).
+def layers_by_name(model):
+    """name -> layer for every layer of ``model``, nested models' layers included (first wins)."""
     found = {}
     for layer in model.layers:
         found.setdefault(layer.name, layer)
         if isinstance(layer, keras.Model):
-            for name, inner in _layers_by_name(layer).items():
+            for name, inner in layers_by_name(layer).items():
                 found.setdefault(name, inner)
     return found

@@ -111,7 +111,7 @@ def backbone_blocks(model):
         >>> print([len(block) for block in backbone_blocks(m)])
         [2, 1]
     """
-    operations = [op for op in model.operations
+    operations = [op for op in getattr(model, "operations", model.layers)  # a Sequential has no operations
                   if not isinstance(op, keras.layers.InputLayer) and not _is_head(model, op)]
     last_use = {}
     for i, op in enumerate(operations):

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from biocnn.transfer.channels import as_functional
 from biocnn.utils import did_you_mean
 
 __all__ = ["INFLATE_MODES", "ResizeSlices", "inflate"]
@@ -168,6 +169,7 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
         raise ValueError(f"inflate: unknown mode {mode!r}.{did_you_mean(mode, INFLATE_MODES)} Valid: {', '.join(INFLATE_MODES)}.")
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1 or depth % 2 == 0:
         raise ValueError(f"inflate: depth must be an odd positive int (the kernel's centre slice must exist), got {depth!r}.")
+    model_2d = as_functional(model_2d)
     shape = tuple(model_2d.inputs[0].shape[1:])
     if len(shape) != 3:
         raise ValueError(f"inflate: model_2d must take 2D inputs (H, W, C), got input shape {shape}.")

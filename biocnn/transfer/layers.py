@@ -4,6 +4,7 @@
   raw intensities, so a saved model takes raw images (0..255, or [0, 1] with ``input_scale=255``).
 * :class:`AppendOnes` appends a channel of ones; a channel-adapted first convolution uses it to
   carry the preprocessing's per-channel offsets (see :mod:`biocnn.transfer.channels`).
+* :class:`TileChannels` repeats the input channels cyclically (grey -> RGB).
 
 Both are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
 """
@@ -13,7 +14,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes"]
+__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels"]
 
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB mean and standard deviation on [0, 1]
 _STD = (0.229, 0.224, 0.225)
@@ -113,3 +114,34 @@ class AppendOnes(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         channels = None if input_shape[-1] is None else input_shape[-1] + 1
         return tuple(input_shape[:-1]) + (channels,)
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class TileChannels(keras.layers.Layer):
+    """Repeat the input channels cyclically to ``channels``: output channel ``c`` is input ``c % C``.
+
+    Args:
+        channels: positive int, the number of output channels (3: grey -> RGB).
+
+    Example:
+        >>> import numpy as np
+        >>> y = TileChannels(3)(np.arange(2, dtype="float32").reshape(1, 1, 1, 2))
+        >>> print(np.asarray(y).ravel())
+        [0. 1. 0.]
+    """
+
+    def __init__(self, channels=3, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"TileChannels: channels must be a positive int, got {channels!r}.")
+        self.channels = channels
+
+    def call(self, inputs):
+        source = inputs.shape[-1]
+        return ops.take(inputs, [c % source for c in range(self.channels)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.channels,)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
