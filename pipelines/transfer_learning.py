@@ -28,6 +28,7 @@ roc.png, checkpoints/head and checkpoints/fine_tune (--resume continues either p
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -56,7 +57,8 @@ def parse_args(argv):
     model = parser.add_argument_group("backbone")
     model.add_argument("--backbone", default="ResNet50", help=f"one of: {', '.join(transfer.BACKBONES)} (default %(default)s)")
     model.add_argument("--weights", default="imagenet",
-                       help="imagenet (downloaded by Keras), a local weights file, or none (random) (default %(default)s)")
+                       help="imagenet (downloaded by Keras), a local weights file, or none (random: batch norm stays "
+                            "frozen, so train from scratch with classify_images.py instead) (default %(default)s)")
     model.add_argument("--alpha", type=float, help="width of MobileNetV2/V3 (keras.applications alpha)")
     model.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
                        help="resize inside the model (default: up to the family's minimum, 32)")
@@ -83,8 +85,10 @@ def parse_args(argv):
 
 
 def weights_argument(value):
-    """'none' -> None; 'imagenet' stays; anything else is a path."""
-    return None if value.lower() == "none" else ("imagenet" if value.lower() == "imagenet" else value)
+    """'none' -> None; 'imagenet' stays; anything else is a path (``~`` expanded)."""
+    if value.lower() in ("none", "imagenet"):
+        return None if value.lower() == "none" else "imagenet"
+    return os.path.expanduser(value)
 
 
 def read_splits(args):

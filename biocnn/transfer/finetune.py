@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from biocnn import training
+from biocnn import evaluation, experiment, plots, training
 from biocnn.models import blocks as zoo
 
 __all__ = ["classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "FineTuneResult",
@@ -262,8 +262,6 @@ def fine_tune_and_evaluate(run, model, splits, config, arguments=None, class_nam
     Returns:
         ``(metrics, scores, FineTuneResult)``.
     """
-    from biocnn import evaluation, experiment, plots  # noqa: PLC0415
-
     num_classes = int(model.output_shape[-1]) if model.output_shape[-1] != 1 else 2
     class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
     run.write_json("config.json", {
