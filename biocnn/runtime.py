@@ -100,7 +100,10 @@ def _import_tensorflow(quiet=True):
             "(or -e '.[cpu]' in a clone) for CPUs, 'biocnn[gpu]' for NVIDIA GPUs on Linux."
         ) from error
 
-    tf.constant(0.0) + 1.0  # the eager context prints its own notices on first use
+    if not os.environ.get("TF_CONFIG"):
+        # The eager context prints its own notices on first use. Not in a multi-worker cluster:
+        # TensorFlow accepts MultiWorkerMirroredStrategy only before its first operation.
+        tf.constant(0.0) + 1.0
     if quiet:
         # TensorFlow's Python warnings (tf.function retracing when several models predict in
         # one process, deprecations inside Keras) are not actionable for biocnn's users.

@@ -60,14 +60,11 @@ def _multiworker():
     except RuntimeError as error:
         if "program startup" not in str(error):
             raise
-    # `import biocnn` runs one TensorFlow operation (biocnn.runtime's start-up warm-up), and
-    # TensorFlow configures collective ops only on a fresh eager context. Called at program
-    # start, as documented, nothing else lives in the context yet, so a fresh one is safe.
-    # TensorFlow has no public API for this; its own multi-worker tests use the same call.
-    from tensorflow.python.eager import context
-
-    context._reset_context()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+        raise RuntimeError(
+            "--strategy multiworker: TensorFlow accepts MultiWorkerMirroredStrategy only before its "
+            "first operation. Set TF_CONFIG before `import biocnn` (biocnn then skips its start-up "
+            "warm-up) and call biocnn.distribute.get_strategy('multiworker') before building any model."
+        ) from error
 
 
 @functools.lru_cache(maxsize=None)
