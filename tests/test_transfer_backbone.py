@@ -12,9 +12,10 @@ from biocnn import transfer
 MNV2 = {"alpha": 0.35}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def float64():
-    # Deep random networks amplify float32 round-off; exactness is checked in float64.
+    # Deep random networks amplify float32 round-off (a random ResNet50 at 32 px moves its
+    # features by 2 for an input change of 1e-6); exactness is checked in float64.
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     yield
@@ -22,7 +23,7 @@ def float64():
 
 
 @pytest.fixture(scope="module")
-def mobilenet_rgb(float64):
+def mobilenet_rgb():
     return transfer.backbone("MobileNetV2", weights=None, input_shape=(28, 28, 3), **MNV2)
 
 
@@ -38,7 +39,7 @@ def vgg_rgb():
 ])
 def test_preprocessing_matches_keras_applications(mode, reference):
     x = np.random.default_rng(0).uniform(0, 1, (2, 4, 4, 3)).astype("float32")
-    ours = transfer.ImageNetPreprocessing(mode, input_scale=255.0)(x)
+    ours = transfer.ImageNetPreprocessing(mode, input_scale=255.0, dtype="float32")(x)
     np.testing.assert_allclose(np.asarray(ours), reference(x * 255.0), rtol=1e-5, atol=1e-4)
 
 
@@ -63,7 +64,7 @@ def test_caffe_mode_adaptation_exact_including_borders(vgg_rgb):
     assert six.get_layer("block1_conv1").kernel.shape[2] == 7  # 6 channels + the ones channel
 
 
-def test_small_input_is_resized_inside_and_round_trips(tmp_path, float64):
+def test_small_input_is_resized_inside_and_round_trips(tmp_path):
     model = transfer.backbone("MobileNetV2", weights=None, input_shape=(28, 28, 2), **MNV2)
     assert model.get_layer("mobilenetv2_resize").output.shape[1:3] == (32, 32)
     path = tmp_path / "m.keras"
@@ -90,7 +91,7 @@ def test_weights_file_round_trip(tmp_path, mobilenet_rgb):
     np.testing.assert_array_equal(again(x[..., :1]), grey(x[..., :1]))
 
 
-def test_keras2_style_h5_file_loads(tmp_path, float64):
+def test_keras2_style_h5_file_loads(tmp_path):
     app = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35,
                                          pooling="avg")
     path = str(tmp_path / "legacy.h5")
@@ -114,3 +115,15 @@ def test_errors_name_the_problem(tmp_path, monkeypatch):
     with pytest.raises(transfer.WeightsUnavailableError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
         transfer.backbone("VGG16", weights="imagenet", input_shape=(32, 32, 3))
     assert transfer.BACKBONES.count("ConvNeXtTiny") == 1 and len(transfer.BACKBONES) >= 20
+
+
+def test_adaptation_refuses_what_it_cannot_fold():
+    padded_first = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.ZeroPadding2D(1),
+                                     keras.layers.Rescaling(2.0, offset=-1.0), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(NotImplementedError, match="'rescaling.*' \\(Rescaling\\) acts on zero padding"):
+        transfer.adapt_input_channels(padded_first, 1)
+    no_conv = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(NotImplementedError, match="'flatten.*' \\(Flatten\\) comes before the first convolution"):
+        transfer.adapt_input_channels(no_conv, 1)
+    with pytest.raises(ValueError, match="channels must be a positive int, got 0"):
+        transfer.adapt_input_channels(padded_first, 0)

@@ -67,11 +67,17 @@ def first_conv(model):
                 f"first convolution of '{model.name}'; only {', '.join(c.__name__ for c in _AFFINE + _SPATIAL)} "
                 "can be folded into it."
             )
+        if isinstance(layer, _AFFINE) and any(isinstance(p, _SPATIAL[1:]) for p in prefix):
+            raise NotImplementedError(
+                f"adapt_input_channels: '{layer.name}' ({type(layer).__name__}) acts on zero padding in "
+                f"'{model.name}'; the offsets can be folded into the first convolution only when the "
+                "padding comes after the preprocessing."
+            )
         prefix.append(layer)
     raise ValueError(f"adapt_input_channels: model '{model.name}' has no Conv1D/2D/3D layer to adapt.")
 
 
-def _pre_padding_tensor(conv, prefix, model):
+def _pre_padding_tensor(conv, prefix):
     # The tensor that enters the trailing padding layers (or the convolution itself).
     tensor = conv.input
     for layer in reversed(prefix):
@@ -94,7 +100,7 @@ def channel_matrix(model, conv, prefix):
     Raises:
         NotImplementedError: the preprocessing is not affine per pixel.
     """
-    tensor = _pre_padding_tensor(conv, prefix, model)
+    tensor = _pre_padding_tensor(conv, prefix)
     probe = keras.Model(model.inputs[0], tensor)
     shape = tuple(model.inputs[0].shape[1:])
     channels = shape[-1]
