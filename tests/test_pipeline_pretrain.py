@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pytest
 
+from biocnn import transfer
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "pipelines", "pretrain_fashion_mnist.py")
 
@@ -23,7 +25,7 @@ def _pipeline():
 def test_notop_file_loads_into_keras_applications_with_identical_features(tmp_path):
     pipeline = _pipeline()
     keras.utils.set_random_seed(0)
-    model, application = pipeline.build("MobileNetV2", 32, 10, bn_momentum=0.9)
+    model, application = pipeline.build("MobileNetV2", 32, 10)
     # Moving statistics away from their initial 0 and 1, so that a file that lost them would show.
     for layer in application.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -40,8 +42,12 @@ def test_notop_file_loads_into_keras_applications_with_identical_features(tmp_pa
     reference.set_weights(application.get_weights())
     x = np.random.default_rng(1).uniform(-1, 1, size=(2, 48, 48, 3)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), reference.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
-    # The training graph: grey replicated to RGB, resized and preprocessed (x / 127.5 - 1) in the model.
-    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    # Through biocnn.transfer.backbone by path, on grey 28 px images (first convolution adapted to 1 channel, resize
+    # and preprocessing in the graph), the features equal the pre-training graph's (grey -> RGB -> resize -> x/127.5-1).
+    grey = np.random.default_rng(2).integers(0, 256, size=(3, 28, 28, 1)).astype("float32")
+    features = transfer.backbone("MobileNetV2", weights=path, input_shape=(28, 28, 1), resize=(32, 32))
+    expected = transfer.embed(model, grey, layer=transfer.PENULTIMATE)
+    np.testing.assert_allclose(transfer.embed(features, grey), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_errors_name_the_fix(tmp_path):
