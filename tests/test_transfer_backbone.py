@@ -70,6 +70,11 @@ def test_small_input_is_resized_inside_and_round_trips(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     x = np.random.default_rng(4).uniform(0, 255, (2, 28, 28, 2))
+    # a direct call is inference: no batch statistics (keras.layers.Resizing would make it training)
+    moving = [np.array(w.numpy()) for w in model.weights if "moving" in w.path]
+    model(x)
+    for before, w in zip(moving, [w for w in model.weights if "moving" in w.path]):
+        np.testing.assert_array_equal(w.numpy(), before, err_msg=w.path)
     np.testing.assert_allclose(keras.models.load_model(path)(x), model(x), rtol=1e-7)
 
 

@@ -14,7 +14,8 @@ def constant_depth(images, depth):
 @pytest.mark.parametrize("make", [
     lambda: keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"),
     lambda: transfer.backbone("VGG16", weights=None, input_shape=(28, 28, 1)),  # resize + adapted channels too
-], ids=["resnet50", "vgg16_backbone"])
+    lambda: transfer.backbone("MobileNetV2", weights=None, input_shape=(28, 28, 1), alpha=0.35),  # depthwise
+], ids=["resnet50", "vgg16_backbone", "mobilenetv2_backbone"])
 def test_centre_inflation_of_constant_volume_equals_2d(make):
     model = make()
     inflated = transfer.inflate(model, depth=3, mode="centre")
@@ -53,10 +54,21 @@ def test_depth_stride_and_round_trip(tmp_path):
     np.testing.assert_allclose(keras.models.load_model(path)(v), inflated(v), rtol=1e-6)
 
 
+def test_depthwise_becomes_a_grouped_conv3d():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(inputs))
+    inflated = transfer.inflate(model, depth=3, mode="centre")
+    layer = inflated.get_layer("dw")
+    assert isinstance(layer, keras.layers.Conv3D) and layer.groups == 3 and layer.kernel.shape == (3, 3, 3, 1, 6)
+    x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(inflated(constant_depth(x, 3)))[:, 1], model(x), rtol=1e-5, atol=1e-6)
+
+
 def test_unsupported_layers_and_options_are_named():
-    mobilenet = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35)
-    with pytest.raises(NotImplementedError, match="'expanded_conv_depthwise' \\(DepthwiseConv2D\\)"):
-        transfer.inflate(mobilenet)
+    flat = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="c"), keras.layers.Flatten(name="f"),
+                             keras.layers.Dense(2)])
+    with pytest.raises(NotImplementedError, match="'f' \\(Flatten\\) has no 3D counterpart"):
+        transfer.inflate(flat)
     net = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match="depth must be an odd positive int"):
         transfer.inflate(net, depth=2)

@@ -13,7 +13,7 @@
 * :func:`inflate`: I3D inflation of a 2D functional model into a 3D one.
 """
 
-from biocnn.transfer.layers import PREPROCESSING_MODES, AppendOnes, ImageNetPreprocessing
+from biocnn.transfer.layers import PREPROCESSING_MODES, AppendOnes, ImageNetPreprocessing, Resize, TileChannels
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights, first_conv
 from biocnn.transfer.backbone import (
     BACKBONES,
@@ -37,7 +37,7 @@ from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, e
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
-    "AppendOnes", "ImageNetPreprocessing", "WeightsUnavailableError", "FineTuneResult",
+    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",

@@ -2,7 +2,7 @@
 
 :func:`backbone` returns a keras.Model from raw intensities to a pooled feature vector:
 
-    input (H, W, C) -> [Resizing] -> ImageNetPreprocessing -> keras.applications network -> pooling
+    input (H, W, C) -> [Resize] -> ImageNetPreprocessing -> keras.applications network -> pooling
 
 * **weights**: ``"imagenet"`` (Keras downloads the file; offline, the error says which file to
   fetch elsewhere and pass by path), a local weights file (the Keras-2-style ``.h5`` files that
@@ -28,7 +28,7 @@ import keras
 
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights
 from biocnn.rundir import atomic_path
-from biocnn.transfer.layers import ImageNetPreprocessing, TileChannels
+from biocnn.transfer.layers import ImageNetPreprocessing, Resize, TileChannels
 from biocnn.utils import did_you_mean
 
 __all__ = ["BACKBONES", "CHANNEL_MODES", "WeightsUnavailableError", "backbone", "family", "save_application_weights"]
@@ -275,7 +275,7 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
     tile = channels != 3 and channel_mode == "tile"
     front = [TileChannels(3, name=f"{model_name}_tile")] if tile else []
     if size is not None:
-        front.append(keras.layers.Resizing(*size, name=f"{model_name}_resize"))
+        front.append(Resize(*size, name=f"{model_name}_resize"))
     front.append(ImageNetPreprocessing(fam.preprocessing if preprocessing else "none", input_scale,
                                        name=f"{model_name}_preprocessing"))
     inputs = keras.Input((*input_shape[:2], channels if tile else 3), name=f"{model_name}_input")

@@ -22,14 +22,15 @@ of a zero-padded convolution match the RGB network exactly. The adapted convolut
 import keras
 import numpy as np
 
-from biocnn.transfer.layers import AppendOnes, ImageNetPreprocessing
+from biocnn.transfer.layers import AppendOnes, ImageNetPreprocessing, Resize
 
 __all__ = ["adapt_input_channels", "first_conv", "channel_matrix", "clone_with_weights", "layers_by_name", "as_functional"]
 
 #: Layers allowed between the input and the first convolution: per-pixel affine maps ...
 _AFFINE = (ImageNetPreprocessing, keras.layers.Rescaling, keras.layers.Normalization)
 #: ... and layers that act on every channel alike.
-_SPATIAL = (keras.layers.Resizing, keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+_RESIZE = (Resize, keras.layers.Resizing)
+_SPATIAL = _RESIZE + (keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
             keras.layers.ZeroPadding3D)
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
@@ -67,7 +68,7 @@ def first_conv(model):
                 f"first convolution of '{model.name}'; only {', '.join(c.__name__ for c in _AFFINE + _SPATIAL)} "
                 "can be folded into it."
             )
-        if isinstance(layer, _AFFINE) and any(isinstance(p, _SPATIAL[1:]) for p in prefix):
+        if isinstance(layer, _AFFINE) and any(isinstance(p, _SPATIAL[len(_RESIZE):]) for p in prefix):
             raise NotImplementedError(
                 f"adapt_input_channels: '{layer.name}' ({type(layer).__name__}) acts on zero padding in "
                 f"'{model.name}'; the offsets can be folded into the first convolution only when the "
@@ -81,7 +82,7 @@ def _pre_padding_tensor(conv, prefix):
     # The tensor that enters the trailing padding layers (or the convolution itself).
     tensor = conv.input
     for layer in reversed(prefix):
-        if isinstance(layer, _SPATIAL) and not isinstance(layer, keras.layers.Resizing) and layer.output is tensor:
+        if isinstance(layer, _SPATIAL) and not isinstance(layer, _RESIZE) and layer.output is tensor:
             tensor = layer.input
         else:
             break
@@ -172,7 +173,7 @@ def adapt_input_channels(model, channels):
     def call(layer, *args, **kwargs):
         if layer.name in skipped:
             return args[0]
-        if not appended and not isinstance(layer, keras.layers.Resizing):
+        if not appended and not isinstance(layer, _RESIZE):
             appended.append(True)  # the first layer after the affine preprocessing gets the ones
             args = (ones(args[0]),) + args[1:]
         return layer(*args, **kwargs)

@@ -6,7 +6,8 @@ of each layer, and fills the 3D weights from the 2D ones:
 ==========================================  ================================================
 2D layer                                    3D layer
 ==========================================  ================================================
-Conv2D (k x k, stride s)                    Conv3D (t x k x k, stride 1 x s x s); kernel
+Conv2D (k x k, stride s), DepthwiseConv2D   Conv3D (t x k x k, stride 1 x s x s; a depthwise
+                                            one grouped, one group per channel); kernel
                                             ``"repeat"``: the 2D kernel at every depth / t;
                                             ``"centre"``: the 2D kernel at depth t // 2, zeros
                                             elsewhere; 'valid' convolutions get depth padding
@@ -14,12 +15,12 @@ Conv2D (k x k, stride s)                    Conv3D (t x k x k, stride 1 x s x s)
 Max/AveragePooling2D (p, stride s)          Max/AveragePooling3D (1 x p x p, stride 1 x s x s)
 GlobalAverage/MaxPooling2D                  GlobalAverage/MaxPooling3D
 ZeroPadding2D, Cropping2D, UpSampling2D     their 3D forms, nothing added along depth
-Resizing (h, w)                             :class:`ResizeSlices`: each depth slice resized
+Resizing (h, w)                             :class:`~biocnn.transfer.layers.Resize`: each slice
 Reshape (1, 1, C) (squeeze-and-excitation)  Reshape (1, 1, 1, C)
 anything else (BatchNormalization,          the same layer (channel ``axis`` 3 becomes -1),
 activations, Add, Concatenate, Dense, ...)  weights unchanged
-DepthwiseConv2D, SeparableConv2D, Flatten   NotImplementedError (Keras has no depthwise 3D
-                                            convolution; Flatten would change Dense's inputs)
+SeparableConv2D, Flatten                    NotImplementedError (Flatten would change the
+                                            inputs of the Dense layer after it)
 ==========================================  ================================================
 
 With ``depth_stride=True`` the convolutions and poolings stride the depth as they stride the
@@ -32,47 +33,18 @@ import numpy as np
 from keras import layers, ops
 
 from biocnn.transfer.channels import as_functional
+from biocnn.transfer.layers import Resize
 from biocnn.utils import did_you_mean
 
-__all__ = ["INFLATE_MODES", "ResizeSlices", "inflate"]
+__all__ = ["INFLATE_MODES", "inflate"]
 
 #: How a k x k kernel becomes t x k x k.
 INFLATE_MODES = ("repeat", "centre")
 
-_NOT_3D = (layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Flatten)
+_NOT_3D = (layers.SeparableConv2D, layers.Flatten)
 _POOLS = {layers.MaxPooling2D: layers.MaxPooling3D, layers.AveragePooling2D: layers.AveragePooling3D}
 _GLOBAL = {layers.GlobalAveragePooling2D: layers.GlobalAveragePooling3D,
            layers.GlobalMaxPooling2D: layers.GlobalMaxPooling3D}
-
-
-@keras.saving.register_keras_serializable(package="biocnn")
-class ResizeSlices(layers.Layer):
-    """Resize every depth slice of ``(N, D, H, W, C)`` volumes to ``(height, width)``.
-
-    The 3D form of ``keras.layers.Resizing``: the depth is kept.
-
-    Example:
-        >>> print(ResizeSlices(32, 32)(np.zeros((1, 4, 28, 28, 2), "float32")).shape)
-        (1, 4, 32, 32, 2)
-    """
-
-    def __init__(self, height, width, interpolation="bilinear", **kwargs):
-        super().__init__(**kwargs)
-        self.height, self.width, self.interpolation = int(height), int(width), interpolation
-
-    def call(self, inputs):
-        shape = ops.shape(inputs)
-        depth, channels = inputs.shape[1], inputs.shape[-1]
-        flat = ops.reshape(inputs, (-1, shape[2], shape[3], channels))
-        resized = ops.image.resize(flat, (self.height, self.width), interpolation=self.interpolation)
-        return ops.reshape(resized, (-1, depth, self.height, self.width, channels))
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[1], self.height, self.width, input_shape[-1])
-
-    def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width,
-                "interpolation": self.interpolation}
 
 
 def _pair(value):
@@ -95,9 +67,11 @@ def _layer_3d(layer, depth, depth_stride):
     if isinstance(layer, _NOT_3D):
         raise NotImplementedError(
             f"inflate: layer '{layer.name}' ({type(layer).__name__}) has no 3D counterpart here "
-            "(Keras has no depthwise 3D convolution; Flatten would change the inputs of the Dense layer after it). "
-            "Choose a backbone without it (VGG, ResNet, ResNetV2, DenseNet) or a biocnn zoo model."
+            "(Flatten would change the inputs of the Dense layer after it; a separable convolution is not mapped). "
+            "Use global pooling instead of Flatten, or a backbone without it."
         )
+    if isinstance(layer, layers.DepthwiseConv2D):
+        return layers.Conv3D.from_config(_depthwise_as_grouped(layer, config, depth, depth_stride))
     if isinstance(layer, layers.Conv2D):
         strides = _pair(config["strides"])
         config.update(kernel_size=(depth, *_pair(config["kernel_size"])),
@@ -118,13 +92,31 @@ def _layer_3d(layer, depth, depth_stride):
     if isinstance(layer, layers.UpSampling2D):
         return layers.UpSampling3D((1, *_pair(config["size"])), name=layer.name)
     if isinstance(layer, layers.Resizing):
-        return ResizeSlices(config["height"], config["width"], config["interpolation"], name=layer.name)
+        return Resize(config["height"], config["width"], config["interpolation"], name=layer.name)
     if isinstance(layer, layers.Reshape):
         target = tuple(config["target_shape"])
         if len(target) != 3 or target[:2] != (1, 1):
             raise NotImplementedError(f"inflate: Reshape '{layer.name}' to {target} has no 3D counterpart.")
         return layers.Reshape((1, *target), name=layer.name)
     return type(layer).from_config(_last_axis(config))
+
+
+def _depthwise_as_grouped(layer, config, depth, depth_stride):
+    """A DepthwiseConv2D's config as a Conv3D with one group per input channel (Keras has no
+    depthwise 3D convolution; a grouped one computes the same)."""
+    channels, multiplier = layer.kernel.shape[2], config["depth_multiplier"]
+    strides = _pair(config["strides"])
+    return {
+        "name": config["name"], "trainable": config["trainable"], "dtype": config["dtype"],
+        "filters": channels * multiplier, "groups": channels,
+        "kernel_size": (depth, *_pair(config["kernel_size"])),
+        "strides": ((strides[0] if depth_stride else 1), *strides),
+        "padding": config["padding"], "dilation_rate": (1, *_pair(config["dilation_rate"])),
+        "activation": config["activation"], "use_bias": config["use_bias"],
+        "kernel_initializer": config["depthwise_initializer"], "bias_initializer": config["bias_initializer"],
+        "kernel_regularizer": config["depthwise_regularizer"], "bias_regularizer": config["bias_regularizer"],
+        "kernel_constraint": config["depthwise_constraint"], "bias_constraint": config["bias_constraint"],
+    }
 
 
 def _kernel_3d(kernel, depth, mode):
@@ -195,7 +187,10 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
         if not layer.weights:
             continue
         weights = layer.get_weights()
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, layers.DepthwiseConv2D):  # (k, k, C, M) -> grouped (k, k, 1, C * M)
+            kernel = weights[0].reshape(*weights[0].shape[:2], 1, -1)
+            weights = [_kernel_3d(kernel, depth, mode), *weights[1:]]
+        elif isinstance(layer, layers.Conv2D):
             weights = [_kernel_3d(weights[0], depth, mode), *weights[1:]]
         model_3d.get_layer(layer.name).set_weights(weights)
     return model_3d
