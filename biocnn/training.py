@@ -116,15 +116,52 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def compile_model(model, config, metrics=("accuracy",)):
-    """Compile ``model`` with MomentumSGD and the loss named in ``config``."""
+#: The most training steps per call into TensorFlow (Keras's ``steps_per_execution``) that
+#: :func:`fit` uses. A small model's step is mostly per-call overhead: DeepBind and LeNet-5
+#: trained 1.2-3x faster with several steps per call (pipelines/BENCHMARKS.md); large models
+#: do not change. The batches, their order and the weights are the same as one step per call.
+MAX_STEPS_PER_EXECUTION = 16
+
+
+def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1):
+    """Compile ``model`` with MomentumSGD and the loss named in ``config``.
+
+    Args:
+        model: a Keras model.
+        config: a :class:`TrainingConfig`.
+        metrics: compiled metrics.
+        steps_per_execution: training steps per call into TensorFlow (see :func:`steps_per_execution`).
+
+    Returns:
+        ``model``, compiled.
+    """
     optimizer = MomentumSGD(
         learning_rate=config.learning_rate,
         momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
-    model.compile(optimizer=optimizer, loss=losses_module.get(config.loss), metrics=list(metrics))
+    model.compile(optimizer=optimizer, loss=losses_module.get(config.loss), metrics=list(metrics),
+                  steps_per_execution=steps_per_execution)
     return model
+
+
+def steps_per_execution(x, batch_size, limit=MAX_STEPS_PER_EXECUTION):
+    """How many training steps :func:`fit` runs per call into TensorFlow for input ``x``.
+
+    Array data: the largest divisor of the steps per epoch up to ``limit``, so that no call
+    runs past the end of an epoch (the epochs of array data are one stream of seeded batches).
+    A ``tf.data`` input of known length: up to ``limit`` (Keras ends the last call of an epoch
+    early there). A dataset of unknown or infinite length: 1.
+
+    Example:
+        >>> print(steps_per_execution(np.zeros((100, 3)), 10), steps_per_execution(np.zeros((37, 3)), 1))
+        10 1
+    """
+    if isinstance(x, tf.data.Dataset):
+        batches = int(x.cardinality())
+        return max(1, min(limit, batches))
+    steps = math.ceil(len(x) / batch_size)
+    return max(d for d in range(1, min(limit, steps) + 1) if steps % d == 0)
 
 
 def epoch_order(num_samples, seed, epoch):
@@ -350,7 +387,10 @@ def fit(
         checkpoint_dir: folder for ``last.weights.h5``, ``best.weights.h5`` and ``state.json``,
             written atomically after every epoch. None: no checkpoints.
         resume: continue from ``checkpoint_dir``'s last epoch when one is there.
-        callbacks: extra Keras callbacks (run after biocnn's own).
+        callbacks: extra Keras callbacks (run after biocnn's own). ``fit`` runs up to
+            :data:`MAX_STEPS_PER_EXECUTION` training steps per call into TensorFlow (see
+            :func:`steps_per_execution`), unless one of these callbacks has batch hooks
+            (``on_train_batch_end`` ...): then one step per call, so they see every batch.
         metrics: compiled metrics.
         verbose: Keras's verbosity (``"auto"``, 0, 1 or 2).
         augmentation: a Keras layer (e.g. ``biocnn.augment.policy(...)``) applied to the
@@ -393,7 +433,8 @@ def fit(
     network = replicas.replicate(model, strategy)
     with distribute.scope(strategy):
         trainer, validation = _trainer(network, augmentation, mixup, validation, default)
-        compile_model(trainer, config, metrics)
+        compile_model(trainer, config, metrics,
+                      _steps_per_call(x, config, callbacks, default))
     monitor = "val_loss" if validation is not None else "loss"
     stateful = _stateful_callbacks(config, monitor)
     history, best, first_epoch, stopped = _resume_state(trainer, strategy, checkpoint_dir, resume,
@@ -413,6 +454,19 @@ def fit(
         resumed_from=first_epoch,
         stopped_early=stopped and len(history) < config.epochs,
     )
+
+
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def _steps_per_call(x, config, callbacks, default):
+    """Steps per call into TensorFlow: one where a caller's callback acts on single batches
+    (with several steps per call Keras calls batch hooks once per call) or under a strategy."""
+    base = keras.callbacks.Callback
+    batch_hooks = any(getattr(type(cb), hook) is not getattr(base, hook) for cb in callbacks for hook in _BATCH_HOOKS)
+    if batch_hooks or not default:
+        return 1
+    return steps_per_execution(x, config.batch_size, MAX_STEPS_PER_EXECUTION)
 
 
 def _trainer(network, augmentation, mixup, validation, default):

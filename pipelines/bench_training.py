@@ -16,7 +16,8 @@ FLOP convention: multiply-accumulates of the convolution and Dense layers counte
 layer shapes (1 MAC = 2 FLOPs); training = 3x forward (forward, input gradient, weight
 gradient); normalisation, activations, pooling, loss and optimizer are not counted.
 
-Optional frameworks: ``biocnn_jit`` (jit_compile=True), ``biocnn_spe8`` (steps_per_execution=8),
+Optional frameworks: ``biocnn_jit`` (jit_compile=True), ``biocnn_spe1`` (one step per call into
+TensorFlow, fit's behaviour before it ran up to ``training.MAX_STEPS_PER_EXECUTION``),
 ``keras_jax`` and ``keras_torch`` (the same biocnn model trained by Keras on the JAX or PyTorch
 backend: compile with MomentumSGD + biocnn loss, ``model.fit`` on arrays). For keras_jax, JAX
 must be importable (``--jax-path`` adds a folder with it to that worker's PYTHONPATH only).
@@ -50,8 +51,8 @@ FAMILIES = {
     "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 2, {"width_multiplier": 0.25}),
     "resnet18_3d_64vox": ("resnet18", (64, 64, 64, 1), 2, 4, 2, {"width_multiplier": 0.125}),
 }
-FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe8", "keras_jax", "keras_torch")
-BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe8": {"steps_per_execution": 8}}
+FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe1", "keras_jax", "keras_torch")
+BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe1": {"steps_per_execution": 1}}
 KERAS_BACKEND = {"keras_jax": "jax", "keras_torch": "torch"}
 REFERENCE = "torch"
 
@@ -275,9 +276,10 @@ def worker_biocnn(spec, chunks, threads, compile_options):
     if compile_options:  # a variant of biocnn's compile step (benchmark only)
         plain = training.compile_model
 
-        def compile_model(model, config, metrics=("accuracy",)):
-            plain(model, config, metrics)
-            model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics), **compile_options)
+        def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1):
+            plain(model, config, metrics, steps_per_execution)
+            options = {"steps_per_execution": steps_per_execution, **compile_options}
+            model.compile(optimizer=model.optimizer, loss=model.loss, metrics=list(metrics), **options)
             return model
 
         training.compile_model = compile_model
