@@ -73,3 +73,13 @@ def test_bad_weights_path_is_one_error_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "nope.h5" in errors[0] and "does not exist" in errors[0]
+
+
+def test_volumes_get_the_inflated_backbone(tmp_path):
+    module = pipeline()
+    args = module.parse_args(["--npz", "unused.npz", "--backbone", "MobileNetV2", "--alpha", "0.35", "--weights", "none",
+                              "--inflate-mode", "centre", "--unfreeze", "all", "--out", str(tmp_path / "r")])
+    model = module.build_model(args, (6, 28, 28, 1), 2)
+    assert model.input_shape == (None, 6, 28, 28, 1) and model.output_shape == (None, 2)
+    assert model.get_layer("Conv1").kernel.shape == (3, 3, 3, 2, 16)  # 1 channel + the ones channel, depth 3
+    assert args.unfreeze == "all" and len(transfer.backbone_blocks(model)) > 10
