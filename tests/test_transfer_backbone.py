@@ -14,8 +14,8 @@ MNV2 = {"alpha": 0.35}
 
 @pytest.fixture(scope="module", autouse=True)
 def float64():
-    # Deep random networks amplify float32 round-off (a random ResNet50 at 32 px moves its
-    # features by 2 for an input change of 1e-6); exactness is checked in float64.
+    # The adaptation is exact in exact arithmetic: checked in float64, so that float32 round-off
+    # (amplified by deep random networks) cannot hide a real difference.
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     yield
