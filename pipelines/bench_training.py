@@ -55,6 +55,7 @@ FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe1", "keras_jax", "kera
 BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe1": {"steps_per_execution": 1}}
 KERAS_BACKEND = {"keras_jax": "jax", "keras_torch": "torch"}
 REFERENCE = "torch"
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # --------------------------------------------------------------------------- analytics
@@ -103,13 +104,28 @@ def training_flops(macs_per_sample):
     return 3 * 2 * int(macs_per_sample)
 
 
-def sgemm_peak(size=2048, repeats=5):
-    """Best float32 matrix-multiply rate of NumPy (FLOP/s) on ``size``^3, the machine's peak."""
+def sgemm_peak(size=2048, repeats=5, threads=None, library="numpy"):
+    """Best float32 matrix-multiply rate (FLOP/s) on ``size``^3: the machine's peak.
+
+    ``library``: ``"numpy"`` (its BLAS, OpenBLAS in the wheels) or ``"torch"`` (``torch.mm``,
+    oneDNN/MKL). With ``threads``, measured in a subprocess whose BLAS uses that many threads
+    (the frameworks' setting), since a BLAS fixes its threads when it loads.
+    """
+    if threads is not None:
+        env = dict(os.environ, **{name: str(threads) for name in BLAS_THREADS})
+        code = f"import bench_training; print(bench_training.sgemm_peak({size}, {repeats}, library={library!r}))"
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=here, capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
     import numpy as np
 
     rng = np.random.default_rng(0)
     a = rng.random((size, size), dtype=np.float32)
     b = rng.random((size, size), dtype=np.float32)
+    if library == "torch":
+        import torch
+
+        a, b = torch.from_numpy(a), torch.from_numpy(b)
     a @ b
     best = float("inf")
     for _ in range(repeats):
@@ -211,6 +227,11 @@ def _wait_for_go():
         raise SystemExit(f"worker: expected 'go' on stdin, got {line!r}")
 
 
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _max_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -234,10 +255,10 @@ def _pacer(chunks):
     class Pacer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             _wait_for_go()
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), _cpu_seconds()
 
         def on_epoch_end(self, epoch, logs=None):
-            _send({"seconds": time.perf_counter() - self.start})
+            _send({"seconds": time.perf_counter() - self.start, "cpu_seconds": _cpu_seconds() - self.cpu})
 
     return Pacer()
 
@@ -321,7 +342,7 @@ def worker_torch(spec, chunks, threads):
     model.train()
     for chunk in range(chunks):
         _wait_for_go()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         order = torch.randperm(len(x))
         for step in range(steps):
             index = order[step * batch:(step + 1) * batch]
@@ -329,7 +350,7 @@ def worker_torch(spec, chunks, threads):
             loss = loss_fn(model(x[index]), y[index])
             loss.backward()
             optimizer.step()
-        _send({"seconds": time.perf_counter() - start})
+        _send({"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu})
 
 
 def torch_macs(model, input_shape):
@@ -411,9 +432,11 @@ class Worker:
         raise RuntimeError(f"the {self.name} worker ended (exit code {self.process.returncode}):\n{tail}")
 
     def chunk(self):
+        """Seconds and CPU seconds (all threads) of one timed chunk."""
         self.process.stdin.write("go\n")
         self.process.stdin.flush()
-        return self.receive()["seconds"]
+        message = self.receive()
+        return message["seconds"], message["cpu_seconds"]
 
     def close(self):
         if self.process.poll() is None:
@@ -435,18 +458,23 @@ def bench_family(family, frameworks, warmup, repeats, threads, tiny_run, jax_pat
         if len(set(macs.values())) != 1:
             raise RuntimeError(f"{family}: the frameworks' models differ in conv/dense MACs: {macs}")
         seconds = {w.name: [] for w in workers}
+        cpu = {w.name: [] for w in workers}
         for chunk in range(chunks):
             for w in workers:  # A B A B ...: alternated, one framework computing at a time
-                elapsed = w.chunk()
+                elapsed, cpu_seconds = w.chunk()
                 if chunk >= warmup:
                     seconds[w.name].append(elapsed)
+                    cpu[w.name].append(cpu_seconds / elapsed)
                     rate = spec[3] * spec[4] / elapsed
                     print(f"{family} {chunk - warmup + 1}/{repeats} {w.name}: {rate:,.1f} samples/s", flush=True)
         rss = {w.name: w.receive()["max_rss_mb"] for w in workers}
     finally:
         for w in workers:
             w.close()
-    return summarise(family, spec, ready, seconds, rss, peak)
+    record = summarise(family, spec, ready, seconds, rss, peak)
+    for name, busy in cpu.items():  # CPU seconds per second: the cores a framework kept busy
+        record["frameworks"][name]["cores_busy"] = statistics.median(busy)
+    return record
 
 
 def parse_args(argv):
@@ -481,7 +509,12 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     threads = {"intra_op": args.threads, "inter_op": args.inter_op_threads}
-    peak = sgemm_peak(256 if args.quick else 2048)
+    size = 256 if args.quick else 2048
+    peak = sgemm_peak(size, threads=args.threads)
+    try:
+        torch_peak = sgemm_peak(size, threads=args.threads, library="torch") / 1e9
+    except subprocess.CalledProcessError:  # no PyTorch
+        torch_peak = None
     results = {
         "schema": SCHEMA,
         "command": "python pipelines/bench_training.py " + " ".join(argv or []),
@@ -491,10 +524,12 @@ def main(argv=None):
                      "frameworks": args.frameworks,
                      "flop_convention": "conv+dense MACs from layer shapes, 2 FLOP/MAC, training = 3x forward"},
         "sgemm_peak_gflop_per_s": peak / 1e9,
+        "torch_mm_peak_gflop_per_s": torch_peak,
         "load_average": {"start": list(os.getloadavg())},
         "families": {},
     }
-    print(f"sgemm peak (NumPy float32 {256 if args.quick else 2048}^3): {peak / 1e9:.1f} GFLOP/s; "
+    print(f"sgemm peak (float32 {size}^3, {args.threads} threads): NumPy {peak / 1e9:.1f} GFLOP/s, "
+          f"torch.mm {torch_peak or float('nan'):.1f} GFLOP/s; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     for family in args.families:
         results["families"][family] = bench_family(
