@@ -477,7 +477,8 @@ def load_images(table, shape=None, channels=None, rank=2, pages=None):
     return out
 
 
-def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=None, shuffle=False, seed=0):
+def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=None, shuffle=False, seed=0,
+                  cache=None):
     """A ``tf.data.Dataset`` of ``(images, labels)`` batches read from disk as it is iterated.
 
     For datasets that do not fit in memory: only the file paths are held; files are decoded
@@ -491,6 +492,11 @@ def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=No
         shape, channels, rank, pages: as for :func:`load_images`.
         shuffle: reshuffle the file order every epoch (for training).
         seed: seed of the shuffling.
+        cache: None (default): decode every file in every epoch. ``"memory"``: decode each file
+            once, in the first epoch, and keep the decoded images in memory; a path: keep them
+            in a cache file there instead (TensorFlow's format, for data larger than memory;
+            the file is reused by a later run with the same path). Decoding a small PNG or TIFF
+            costs more than a small model's training step on it (pipelines/BENCHMARKS.md).
 
     Returns:
         tf.data.Dataset yielding ``(float32 (B, *shape, C), int64 (B,))``, with a known
@@ -527,7 +533,16 @@ def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=No
         return images, labels
 
     data = tf.data.Dataset.from_tensor_slices((table.paths, table.labels))
+    if cache is None:
+        if shuffle:
+            data = data.shuffle(len(table), seed=seed, reshuffle_each_iteration=True)
+        data = data.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return data.prefetch(tf.data.AUTOTUNE)
+    if not isinstance(cache, str) or not cache:
+        raise ValueError(f"image_dataset: cache must be None, 'memory' or a file path, got {cache!r}.")
+    data = data.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    data = data.cache() if cache == "memory" else data.cache(cache)
     if shuffle:
         data = data.shuffle(len(table), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    data = data.batch(batch_size).apply(tf.data.experimental.assert_cardinality(-(-len(table) // batch_size)))
     return data.prefetch(tf.data.AUTOTUNE)
