@@ -7,8 +7,10 @@ Per modality, the same model is trained for the same steps with the same augment
     disk     biocnn's readers on files written from the bundled datasets into a temp folder:
              sequences  FASTA + label table (read_fasta_with_labels, one-hot Encoding), parsed
                         at the start of the run (sequences are small: no streaming reader)
-             png, tiff  a class-per-folder image tree, streamed and decoded every epoch
-                        (table_from_folder + image_dataset: parallel decoding, prefetch)
+             png, tiff  a class-per-folder tree of BreastMNIST's 546 training images, streamed
+                        and decoded every epoch (table_from_folder + image_dataset: a batch
+                        per Python call, parallel decoding, prefetch)
+             *_cached   the same, each file decoded once (image_dataset(cache="memory"))
              hdf5       one HDF5 stack (256 AdrenalMNIST3D volumes), streamed batch by batch every epoch (HDF5Volumes +
                         volume_dataset)
 
@@ -52,6 +54,8 @@ MODALITIES = {
     "sequences": ("deepbind", "sequence", 64),
     "png": ("lenet5", "microscopy", 64),
     "tiff": ("lenet5", "microscopy", 64),
+    "png_cached": ("lenet5", "microscopy", 64),
+    "tiff_cached": ("lenet5", "microscopy", 64),
     "hdf5": ("lenet5", "volume", 16),
 }
 VOLUMES = 256  # of AdrenalMNIST3D's 1188 training volumes, to keep an epoch to seconds
@@ -79,12 +83,13 @@ def write_sequences(folder):
     return (x, y), read
 
 
-def write_images(folder, suffix):
-    """BreastMNIST's training images as a class-per-folder tree of ``suffix`` files."""
+def write_images(folder, suffix, cache=None):
+    """BreastMNIST's training images as a class-per-folder tree of ``suffix`` files; with
+    ``cache="memory"`` the reader decodes each file once (``image_dataset(cache=...)``)."""
     from PIL import Image
 
     x, y = load_npz_splits(os.path.join(DATASETS, "medmnist", "breastmnist.npz"))["train"]
-    root = os.path.join(folder, suffix)
+    root = os.path.join(folder, f"{suffix}_{cache}")
     for i, (image, label) in enumerate(zip(x, y)):
         os.makedirs(os.path.join(root, str(label)), exist_ok=True)
         pixels = np.round(image[..., 0] * 255).astype(np.uint8)
@@ -93,7 +98,7 @@ def write_images(folder, suffix):
     memory = (x.astype(np.float32), y)
 
     def read(batch_size, seed):
-        return image_dataset(table, batch_size, shuffle=True, seed=seed)
+        return image_dataset(table, batch_size, shuffle=True, seed=seed, cache=cache)
 
     return memory, read
 
@@ -210,7 +215,9 @@ def main(argv=None):
     }
     with tempfile.TemporaryDirectory() as folder:
         writers = {"sequences": write_sequences, "png": lambda f: write_images(f, "png"),
-                   "tiff": lambda f: write_images(f, "tiff"), "hdf5": write_volumes}
+                   "tiff": lambda f: write_images(f, "tiff"), "hdf5": write_volumes,
+                   "png_cached": lambda f: write_images(f, "png", cache="memory"),
+                   "tiff_cached": lambda f: write_images(f, "tiff", cache="memory")}
         for modality in args.modalities:
             memory, read = writers[modality](folder)
             results["modalities"][modality] = bench_modality(modality, memory, read, args.epochs, args.repeats)
