@@ -10,12 +10,16 @@ Integer images are divided by their dtype's maximum on loading, so --input-scale
 gives the backbone the 0..255 intensities ImageNet networks expect.
 
 Steps: load and split; build --backbone with --weights (imagenet: downloaded by Keras; a path:
-a local keras.applications weights file; none: random) for the images' size and channels (the
+a local keras.applications weights file; none: random, trained from scratch) for the images' size and channels (the
 backbone's preprocessing, resizing and first-convolution channel adaptation are inside the
 model); for volumes inflate it to 3D (--inflate-depth, --inflate-mode); add a new head; phase 1
 trains the head for --head-epochs with the backbone frozen, phase 2 unfreezes the top --unfreeze
 blocks (batch norm frozen) for up to --epochs at --lr x --fine-tune-lr-factor; the validation
-split chooses the epochs kept; the test split is evaluated once.
+split chooses the epochs kept; the test split is evaluated once. With --weights none there is
+nothing to transfer: the whole network, batch norm included, is trained end to end in one phase
+for --epochs at --lr (--head-epochs, --unfreeze and --fine-tune-lr-factor are not used; set
+--bn-momentum 0.99 or lower on small data, since keras.applications' 0.999 barely moves in a few
+hundred steps).
 
 Writes the run directory: config.json, history.csv (both phases, column phase), metrics.json,
 model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv/.png,
@@ -37,6 +41,7 @@ import numpy as np
 import biocnn
 from biocnn import cli, transfer
 from biocnn.data import check_training_labels, load_images, load_npz_splits, split_table, table_from_csv, table_from_folder
+from biocnn.experiment import train_and_evaluate
 from biocnn.rundir import RunDirectory
 
 SPLITS = ("train", "val", "test")
@@ -57,13 +62,15 @@ def parse_args(argv):
     model = parser.add_argument_group("backbone")
     model.add_argument("--backbone", default="ResNet50", help=f"one of: {', '.join(transfer.BACKBONES)} (default %(default)s)")
     model.add_argument("--weights", default="imagenet",
-                       help="imagenet (downloaded by Keras), a local weights file, or none (random: batch norm stays "
-                            "frozen, so train from scratch with classify_images.py instead) (default %(default)s)")
+                       help="imagenet (downloaded by Keras), a local weights file, or none (random weights, trained "
+                            "end to end in one phase, batch norm included) (default %(default)s)")
     model.add_argument("--alpha", type=float, help="width of MobileNetV2/V3 (keras.applications alpha)")
     model.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
                        help="resize inside the model (default: up to the family's minimum, 32)")
     model.add_argument("--input-scale", type=float, default=255.0,
                        help="multiplies the loaded images (in [0, 1]) to the backbone's 0..255 (default %(default)s)")
+    model.add_argument("--bn-momentum", type=float,
+                       help="momentum of every batch-norm layer (default: the family's, 0.99 or 0.999)")
     model.add_argument("--dropout", type=float, default=0.2, help="dropout before the new head (default %(default)s)")
     model.add_argument("--inflate-depth", type=int, default=3, help="volumes: depth of the inflated kernels (default %(default)s)")
     model.add_argument("--inflate-mode", default="repeat", choices=transfer.INFLATE_MODES,
@@ -111,6 +118,8 @@ def build_model(args, sample_shape, num_classes):
     options = {} if args.alpha is None else {"alpha": args.alpha}
     features = transfer.backbone(args.backbone, weights=weights_argument(args.weights), input_shape=sample_shape[-3:],
                                  resize=args.resize, input_scale=args.input_scale, **options)
+    if args.bn_momentum is not None:
+        transfer.set_batch_norm_momentum(features, args.bn_momentum)
     model = transfer.classifier(features, num_classes, dropout=args.dropout)
     if volumes:
         model = transfer.inflate(model, depth=args.inflate_depth, mode=args.inflate_mode,
@@ -138,15 +147,22 @@ def main(argv=None):
     print(f"{args.backbone} ({args.weights}){' inflated to 3D' if len(sample_shape) == 4 else ''}: "
           f"{model.count_params():,} parameters", flush=True)
 
-    # 3. Two-phase fine-tuning, selection on validation, one evaluation on test.
-    metrics, _, result = transfer.fine_tune_and_evaluate(
-        run, model, splits, config, vars(args), class_names, ids=ids, head_epochs=args.head_epochs,
-        unfreeze=args.unfreeze, fine_tune_lr_factor=args.fine_tune_lr_factor,
-        extra_config={"inputs": {"source": args.npz or args.folder or args.csv, "sample_shape": list(sample_shape),
-                                 "input_scale": args.input_scale, "weights": args.weights}})
+    # 3. Two-phase fine-tuning (random weights: one phase, end to end), selection on validation,
+    #    one evaluation on test.
+    extra = {"inputs": {"source": args.npz or args.folder or args.csv, "sample_shape": list(sample_shape),
+                        "input_scale": args.input_scale, "weights": args.weights}}
+    if weights_argument(args.weights) is None:
+        result = train_and_evaluate(run, model, splits, config, vars(args), class_names, ids=ids,
+                                    extra_config={**extra, "training_mode": "end to end from random weights"})
+        metrics, tuned = result.metrics, "all layers trained end to end"
+    else:
+        metrics, _, result = transfer.fine_tune_and_evaluate(
+            run, model, splits, config, vars(args), class_names, ids=ids, head_epochs=args.head_epochs,
+            unfreeze=args.unfreeze, fine_tune_lr_factor=args.fine_tune_lr_factor, extra_config=extra)
+        tuned = f"{len(result.unfrozen)} layers fine-tuned"
     test = metrics["test"]
     print(f"test: accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f} (best epoch {metrics['best_epoch']}, "
-          f"{len(result.unfrozen)} layers fine-tuned); wall time {time.perf_counter() - started:.0f} s; run directory: {run.path}")
+          f"{tuned}); wall time {time.perf_counter() - started:.0f} s; run directory: {run.path}")
 
 
 if __name__ == "__main__":

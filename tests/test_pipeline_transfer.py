@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import keras
 import pytest
 
 from biocnn import cli, transfer
@@ -83,3 +84,19 @@ def test_volumes_get_the_inflated_backbone(tmp_path):
     assert model.input_shape == (None, 6, 28, 28, 1) and model.output_shape == (None, 2)
     assert model.get_layer("Conv1").kernel.shape == (3, 3, 3, 2, 16)  # 1 channel + the ones channel, depth 3
     assert args.unfreeze == "all" and len(transfer.backbone_blocks(model)) > 10
+
+
+def test_random_weights_train_end_to_end_in_one_phase(tmp_path):
+    data = tiny_npz(tmp_path / "tiny.npz", (28, 28))
+    out = tmp_path / "scratch"
+    cli.run_main(pipeline().main, ["--npz", data, "--backbone", "MobileNetV2", "--alpha", "0.35", "--weights", "none",
+                                   "--bn-momentum", "0.5", "--epochs", "2", "--batch-size", "4", "--out", str(out)])
+    history = pd.read_csv(out / "history.csv")
+    assert "phase" not in history and list(history["epoch"]) == [1, 2]
+    config = json.loads((out / "config.json").read_text())
+    assert config["training_mode"] == "end to end from random weights"
+    model = keras.saving.load_model(out / "model.keras")
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == 0.5 and layer.trainable for layer in norms)
+    # batch norm was trained: its moving statistics left their initial values (mean 0)
+    assert any(np.abs(layer.moving_mean.numpy()).max() > 0 for layer in norms)

@@ -90,3 +90,23 @@ def test_fine_tune_runs_both_phases_with_their_own_checkpoints(data, tmp_path):
         transfer.fine_tune(model, *data, config=config, fine_tune_lr_factor=2.0)
     with pytest.raises(ValueError, match="n must be a non-negative int or 'all'"):
         transfer.unfreeze_top(model, -1)
+
+
+def test_random_weights_can_train_batch_norm_in_phase_two(data):
+    # Random weights: moving mean 0 / variance 1 normalise nothing, so train_batch_norm lets them move.
+    model = transfer.classifier(tiny_backbone(), 2)
+    assert transfer.unfreeze_top(model, 1, train_batch_norm=True) == ["b2_conv", "b2_bn"]
+    bn, frozen_bn = model.get_layer("b2_bn"), model.get_layer("b1_bn")
+    before_mean, before_frozen = np.array(bn.moving_mean.numpy()), np.array(frozen_bn.moving_mean.numpy())
+    training.fit(model, *data, config=CONFIG, verbose=0)
+    assert not np.allclose(bn.moving_mean.numpy(), before_mean)
+    np.testing.assert_array_equal(frozen_bn.moving_mean.numpy(), before_frozen)
+
+
+def test_batch_norm_momentum_is_set_in_nested_models():
+    inner = tiny_backbone()
+    model = transfer.classifier(keras.Sequential([keras.Input((12, 12, 3)), inner]), 2)
+    assert transfer.set_batch_norm_momentum(model, 0.9) == 3
+    assert [inner.get_layer(f"b{i}_bn").momentum for i in range(3)] == [0.9, 0.9, 0.9]
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\), got 1.0"):
+        transfer.set_batch_norm_momentum(model, 1.0)

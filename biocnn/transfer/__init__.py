@@ -30,6 +30,7 @@ from biocnn.transfer.finetune import (
     fine_tune,
     fine_tune_and_evaluate,
     freeze_backbone,
+    set_batch_norm_momentum,
     unfreeze_top,
 )
 from biocnn.transfer.inflate import INFLATE_MODES, inflate
@@ -40,7 +41,7 @@ __all__ = [
     "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
-    "classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
+    "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
     "inflate",
     "PENULTIMATE", "ConSE", "PrototypeClassifier", "embed",
 ]

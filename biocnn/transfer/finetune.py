@@ -22,7 +22,7 @@ import pandas as pd
 from biocnn import evaluation, experiment, plots, training
 from biocnn.models import blocks as zoo
 
-__all__ = ["classifier", "freeze_backbone", "unfreeze_top", "backbone_blocks", "fine_tune", "FineTuneResult",
+__all__ = ["classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "FineTuneResult",
            "fine_tune_and_evaluate"]
 
 HEAD = "_head_"
@@ -136,12 +136,15 @@ def backbone_blocks(model):
     return [[op for op in block if isinstance(op, keras.layers.Layer)] for block in blocks]
 
 
-def unfreeze_top(model, n):
+def unfreeze_top(model, n, train_batch_norm=False):
     """Freeze the backbone except its top ``n`` blocks; batch normalisation stays frozen.
 
     Args:
         model: a :func:`classifier` (or a backbone).
         n: int >= 0, or ``"all"``.
+        train_batch_norm: also train the batch-norm layers of those blocks (their statistics
+            then move). Keep False for pretrained weights; True only for random ones, whose
+            initial statistics (mean 0, variance 1) normalise nothing.
 
     Returns:
         list of the names of the backbone layers made trainable.
@@ -158,11 +161,50 @@ def unfreeze_top(model, n):
     unfrozen = []
     for block in found[len(found) - n:] if n else []:
         for layer in block:
-            if not isinstance(layer, keras.layers.BatchNormalization):
+            if train_batch_norm or not isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = True
                 if layer.weights:
                     unfrozen.append(layer.name)
     return unfrozen
+
+
+def set_batch_norm_momentum(model, momentum):
+    """Set the momentum of every BatchNormalization layer of ``model`` (nested models too).
+
+    keras.applications use 0.999 (0.99 for some families), tuned for ImageNet's thousands of
+    steps an epoch; trained from random weights on a few hundred images, such moving averages
+    stay near their initial values (mean 0, variance 1) and the evaluated network predicts one
+    class. 0.9-0.99 suits small data.
+
+    Args:
+        model: a keras.Model.
+        momentum: float in [0, 1).
+
+    Returns:
+        the number of layers changed.
+
+    Raises:
+        ValueError: ``momentum`` outside [0, 1).
+
+    Example:
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(momentum=0.999)])
+        >>> print(set_batch_norm_momentum(m, 0.99), m.layers[0].momentum)
+        1 0.99
+    """
+    if not 0 <= momentum < 1:
+        raise ValueError(f"set_batch_norm_momentum: momentum must be in [0, 1), got {momentum!r}.")
+    def walk(layers):
+        for layer in layers:
+            yield layer
+            if isinstance(layer, keras.Model):
+                yield from walk(layer.layers)
+
+    changed = 0
+    for layer in walk(model.layers):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            changed += 1
+    return changed
 
 
 @dataclasses.dataclass
@@ -192,7 +234,7 @@ def _best_value(result):
 
 
 def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unfreeze=2, fine_tune_lr_factor=0.1,
-              checkpoint_dir=None, resume=True, verbose="auto", **fit_kwargs):
+              checkpoint_dir=None, resume=True, verbose="auto", train_batch_norm=False, **fit_kwargs):
     """Two-phase transfer learning with :func:`biocnn.training.fit` (MomentumSGD).
 
     Phase 1: ``head_epochs`` epochs of the head alone (backbone frozen) at
@@ -213,6 +255,8 @@ def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unf
         checkpoint_dir: folder for both phases' checkpoints, or None.
         resume: continue from the checkpoints.
         verbose: Keras's verbosity.
+        train_batch_norm: phase 2 also trains the unfrozen blocks' batch norm (see
+            :func:`unfreeze_top`); for random weights only.
         **fit_kwargs: more :func:`biocnn.training.fit` arguments (augmentation, mixup ...).
 
     Returns:
@@ -236,7 +280,7 @@ def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unf
     tuned, unfrozen, best_epoch = None, [], head.best_epoch
     if unfreeze:
         head_weights = model.get_weights()
-        unfrozen = unfreeze_top(model, unfreeze)
+        unfrozen = unfreeze_top(model, unfreeze, train_batch_norm=train_batch_norm)
         tune_config = dataclasses.replace(config, learning_rate=config.learning_rate * fine_tune_lr_factor)
         tuned = training.fit(model, x, y, validation=validation, config=tune_config,
                              checkpoint_dir=folder("fine_tune"), resume=resume, verbose=verbose, **fit_kwargs)
