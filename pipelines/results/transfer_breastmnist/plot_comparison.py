@@ -3,8 +3,8 @@
     python pipelines/results/transfer_breastmnist/plot_comparison.py --out pipelines/results/transfer_breastmnist \
         --run "from scratch=runs/breast_scratch" --run "fine-tuned (Fashion-MNIST)=runs/breast_fmnist"
 
-Each --run is LABEL=RUN_DIRECTORY holding history.csv and metrics.json (transfer_learning.py, classify_images.py,
-end_to_end.py). Two-phase runs (a ``phase`` column) have their phase-2 start marked.
+Each --run is LABEL=RUN_DIRECTORY holding history.csv and metrics.json (transfer_learning.py, classify_images.py).
+Two-phase runs (a ``phase`` column) have their phase-2 start marked.
 """
 
 import argparse
