@@ -32,10 +32,10 @@ import os
 import sys
 import time
 
-import keras
 import numpy as np
 
-import biocnn
+import biocnn  # noqa: F401  (before keras: biocnn sets TensorFlow's CPU defaults)
+import keras
 from biocnn import cli, evaluation, plots, training
 from biocnn.data import load_idx_pair
 from biocnn.experiment import versions
