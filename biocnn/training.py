@@ -148,19 +148,20 @@ def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1):
 def steps_per_execution(x, batch_size, limit=MAX_STEPS_PER_EXECUTION):
     """How many training steps :func:`fit` runs per call into TensorFlow for input ``x``.
 
-    Array data: the largest divisor of the steps per epoch up to ``limit``, so that no call
-    runs past the end of an epoch (the epochs of array data are one stream of seeded batches).
-    A ``tf.data`` input of known length: up to ``limit`` (Keras ends the last call of an epoch
-    early there). A dataset of unknown or infinite length: 1.
+    Array data, and a ``tf.data`` input of known length: the largest divisor of the steps per
+    epoch up to ``limit``, so that no call runs past the end of an epoch (:func:`fit` feeds
+    both as one stream of batches over all epochs). A dataset of unknown or infinite length: 1.
 
     Example:
         >>> print(steps_per_execution(np.zeros((100, 3)), 10), steps_per_execution(np.zeros((37, 3)), 1))
         10 1
     """
     if isinstance(x, tf.data.Dataset):
-        batches = int(x.cardinality())
-        return max(1, min(limit, batches))
-    steps = math.ceil(len(x) / batch_size)
+        steps = int(x.cardinality())
+        if steps <= 0:  # unknown or infinite
+            return 1
+    else:
+        steps = math.ceil(len(x) / batch_size)
     return max(d for d in range(1, min(limit, steps) + 1) if steps % d == 0)
 
 
@@ -519,9 +520,16 @@ def _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, v
 
 
 def _training_batches(x, y, config, first_epoch, batch_transform):
-    """``(dataset, steps_per_epoch)``: the seeded batches of array data, or ``x`` as given."""
+    """``(dataset, steps_per_epoch)``: the seeded batches of array data, or ``x`` as given.
+
+    A dataset of known length is repeated and cut into epochs by ``steps_per_epoch``, so one
+    iterator serves every epoch (Keras would start a new one, and its prefetching, each epoch:
+    20-30 % of an epoch of a small model, pipelines/BENCHMARKS.md); each repetition is a new
+    pass over ``x``, reshuffled where ``x`` reshuffles, as with a new iterator.
+    """
     if isinstance(x, tf.data.Dataset):
-        train, steps = x, None
+        known = int(x.cardinality())
+        train, steps = (x.repeat(), known) if known > 0 else (x, None)
     else:
         train = array_batches(x, y, config.batch_size, config.seed, first_epoch, config.epochs)
         steps = math.ceil(len(x) / config.batch_size)

@@ -21,7 +21,7 @@ def test_steps_per_execution_of_arrays_divides_the_epoch(samples, batch, expecte
 
 def test_steps_per_execution_of_datasets():
     assert training.steps_per_execution(tf.data.Dataset.range(5).batch(2), 2) == 3
-    assert training.steps_per_execution(tf.data.Dataset.range(40).batch(2), 2) == 16
+    assert training.steps_per_execution(tf.data.Dataset.range(40).batch(2), 2) == 10  # 20 batches: a divisor
     assert training.steps_per_execution(tf.data.Dataset.range(5).repeat(), 2) == 1  # infinite
     assert training.steps_per_execution(tf.data.Dataset.range(5).filter(lambda v: v > 1), 2) == 1  # unknown
 
@@ -39,7 +39,7 @@ def _train(x, y, monkeypatch, limit, dataset):
 @pytest.mark.parametrize("dataset", [False, True])
 def test_several_steps_per_call_train_exactly_as_one(monkeypatch, dataset):
     # 40 samples in batches of 8: 5 steps per epoch, all in one call; 37 samples as a dataset:
-    # 5 batches, the last call of each epoch cut short by Keras.
+    # 5 batches a pass, repeated by fit and cut into epochs of 5 steps (one call each).
     n = 37 if dataset else 40
     x = np.random.default_rng(0).random((n, 6)).astype("float32")
     y = np.arange(n) % 2
@@ -63,3 +63,16 @@ def test_a_callback_with_batch_hooks_sees_every_batch():
     training.fit(model, x, np.arange(40) % 2, config=training.TrainingConfig(epochs=1, batch_size=8),
                  callbacks=[Count()], verbose=0)
     assert Count.batches == [0, 1, 2, 3, 4]
+
+
+def test_a_dataset_of_known_length_is_one_stream_of_reshuffled_epochs():
+    # fit repeats a finite dataset (one iterator for all epochs): every epoch is still one full,
+    # freshly shuffled pass, as Keras's new iterator per epoch would give.
+    ds = tf.data.Dataset.range(12).shuffle(12, seed=3, reshuffle_each_iteration=True).batch(4)
+    train, steps = training._training_batches(ds, None, training.TrainingConfig(batch_size=4), 0, None)
+    assert steps == 3
+    batches = [b.numpy() for b in train.take(3 * steps)]
+    epochs = [np.concatenate(batches[e * steps:(e + 1) * steps]) for e in range(3)]
+    for epoch in epochs:
+        assert sorted(epoch.tolist()) == list(range(12))
+    assert len({tuple(e) for e in epochs}) == 3

@@ -492,11 +492,12 @@ def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=No
         shape, channels, rank, pages: as for :func:`load_images`.
         shuffle: reshuffle the file order every epoch (for training).
         seed: seed of the shuffling.
-        cache: None (default): decode every file in every epoch. ``"memory"``: decode each file
-            once, in the first epoch, and keep the decoded images in memory; a path: keep them
-            in a cache file there instead (TensorFlow's format, for data larger than memory;
-            the file is reused by a later run with the same path). Decoding a small PNG or TIFF
-            costs more than a small model's training step on it (pipelines/BENCHMARKS.md).
+        cache: None (default): decode every file in every epoch. ``"memory"``: decode every
+            file once, now (as :func:`load_images`), and serve each epoch's batches from that
+            array by index, reshuffled; a path: decode each file once, in the first epoch, into a
+            cache file there (TensorFlow's format, for data larger than memory; the file is
+            reused by a later run with the same path). Decoding a small PNG or TIFF costs more
+            than a small model's training step on it (pipelines/BENCHMARKS.md).
 
     Returns:
         tf.data.Dataset yielding ``(float32 (B, *shape, C), int64 (B,))``, with a known
@@ -540,9 +541,25 @@ def image_dataset(table, batch_size, shape=None, channels=None, rank=2, pages=No
         return data.prefetch(tf.data.AUTOTUNE)
     if not isinstance(cache, str) or not cache:
         raise ValueError(f"image_dataset: cache must be None, 'memory' or a file path, got {cache!r}.")
+    if cache == "memory":
+        return _indexed_batches(load_images(table, shape, channels, rank, pages), table.labels, batch_size,
+                                shuffle, seed)
     data = data.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-    data = data.cache() if cache == "memory" else data.cache(cache)
+    data = data.cache(cache)
     if shuffle:
         data = data.shuffle(len(table), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size).apply(tf.data.experimental.assert_cardinality(-(-len(table) // batch_size)))
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _indexed_batches(images, labels, batch_size, shuffle, seed):
+    # Only indices are shuffled and batched; images are gathered a batch at a time, so an epoch
+    # costs what training from arrays costs (per-image shuffling of the images themselves cost
+    # about 13 ms per epoch of 546 small images, 12 % of a LeNet-5 epoch: pipelines/BENCHMARKS.md).
+    x, y = tf.constant(images), tf.constant(np.asarray(labels, dtype=np.int64))
+    indices = tf.data.Dataset.range(len(images))
+    if shuffle:
+        indices = indices.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    data = indices.batch(batch_size).map(lambda i: (tf.gather(x, i), tf.gather(y, i)),
+                                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
