@@ -15,7 +15,7 @@ _runtime.apply_defaults()
 if _runtime.keras_backend() == "tensorflow":
     _runtime.import_tensorflow()
 
-__version__ = "0.1.0"
+__version__ = _runtime.VERSION
 
 from biocnn import utils  # noqa: E402
 from biocnn import layers  # noqa: E402

@@ -16,10 +16,15 @@ Environment variables read here:
         Python warnings (otherwise TensorFlow's Python logger is set to errors only).
 """
 
+import importlib
 import logging
 import os
+import platform
 import sys
 import warnings
+
+#: biocnn's version (``biocnn.__version__``), kept here so that low modules can record it.
+VERSION = "0.1.0"
 
 DEFAULTS = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
@@ -118,3 +123,26 @@ def import_tensorflow():
     if "tensorflow" in sys.modules:
         return _import_tensorflow()
     return _with_stderr_silenced(_import_tensorflow)
+
+
+def versions():
+    """Versions of everything that changes results, as recorded in a run's ``config.json``.
+
+    Returns:
+        dict: package -> version string, plus ``python`` and ``platform``; a package that is
+        not installed is left out.
+
+    Example:
+        >>> sorted(versions())[:3]
+        ['biocnn', 'keras', 'numpy']
+    """
+    found = {"biocnn": VERSION}
+    for name, module in (("tensorflow", "tensorflow"), ("keras", "keras"), ("numpy", "numpy"),
+                         ("scikit-learn", "sklearn")):
+        try:
+            found[name] = importlib.import_module(module).__version__
+        except ImportError:
+            continue
+    found["python"] = sys.version.split()[0]
+    found["platform"] = platform.platform()
+    return found

@@ -415,7 +415,7 @@ class RandomScaleCrop(_Resampling):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_extent(owner, name, value):
+def check_extent(owner, name, value):
     """Pixels (int >= 0) or a fraction of the axis length (float in [0, 1))."""
     value = as_tuple(value)
     items = value if isinstance(value, tuple) else (value,)
@@ -431,7 +431,7 @@ def _check_extent(owner, name, value):
     return value
 
 
-class _Translate(_Resampling):
+class Translation(_Resampling):
     """Shift each sample by a random whole number of pixels along chosen axes, filling by mode."""
 
     interpolation = "nearest"
@@ -474,7 +474,7 @@ class _Translate(_Resampling):
 
 
 @keras.saving.register_keras_serializable(package="biocnn")
-class RandomCrop(_Translate):
+class RandomCrop(Translation):
     """Pad every spatial axis and crop a random window of the input size back (pad + crop).
 
     The random crop of He et al. (2016) and torchvision's ``RandomCrop(size, padding=p)``,
@@ -506,7 +506,7 @@ class RandomCrop(_Translate):
 
     def __init__(self, padding=2, fill_mode="constant", fill_value=0.0, rank=None, seed=None, **kwargs):
         super().__init__(rank=rank, seed=seed, **kwargs)
-        self.padding = _check_extent("RandomCrop", "padding", padding)
+        self.padding = check_extent("RandomCrop", "padding", padding)
         self._check_sampling("nearest", fill_mode, fill_value)
 
     def _is_identity(self):

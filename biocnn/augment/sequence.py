@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from biocnn.augment.base import Augmentation, as_tuple, check_probability, normalize_axes, per_sample
-from biocnn.augment.geometric import _check_extent, _Translate
+from biocnn.augment.geometric import check_extent, Translation
 
 __all__ = ["DNA_ALPHABET", "RNA_ALPHABET", "RandomShift", "ReverseComplement"]
 
@@ -91,7 +91,7 @@ class ReverseComplement(Augmentation):
 
 
 @keras.saving.register_keras_serializable(package="biocnn")
-class RandomShift(_Translate):
+class RandomShift(Translation):
     """Shift each sample by a random whole number of positions, padding what is uncovered.
 
     ``y[p] = x[p - s]`` with ``s`` uniform in ``[-max_shift, max_shift]`` per chosen axis
@@ -126,7 +126,7 @@ class RandomShift(_Translate):
     def __init__(self, max_shift=3, axes=None, fill_mode="constant", fill_value=0.0, rank=None,
                  seed=None, **kwargs):
         super().__init__(rank=rank, seed=seed, **kwargs)
-        self.max_shift = _check_extent("RandomShift", "max_shift", max_shift)
+        self.max_shift = check_extent("RandomShift", "max_shift", max_shift)
         self.axes = as_tuple(axes) if not isinstance(axes, numbers.Integral) else (int(axes),)
         self._check_sampling("nearest", fill_mode, fill_value)
         if self.rank is not None:

@@ -22,12 +22,13 @@ Gradients use TensorFlow, the backend biocnn runs on.
 import keras
 import numpy as np
 
-from biocnn.interpret.features import _batched, conv_layer_name, layer_model
+from biocnn.interpret.features import as_batch, conv_layer_name, layer_model
 
 __all__ = ["saliency", "integrated_gradients", "grad_cam", "resize_linear", "plot_attributions"]
 
 
-def _tf():
+def tensorflow_module():
+    """The ``tensorflow`` module, or a ValueError saying that gradients need the TensorFlow backend."""
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"biocnn.interpret gradients need the TensorFlow backend; KERAS_BACKEND is "
                          f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow.")
@@ -44,13 +45,13 @@ def _class_indices(class_index, n, num_classes):
 
 
 def _score(output, index):
-    tf = _tf()
+    tf = tensorflow_module()
     return tf.gather(output, index, axis=1, batch_dims=1)
 
 
 def _input_gradients(model, x, index, batch_size=64):
     """d model(x)[i, index[i]] / d x[i], and the scores, in batches."""
-    tf = _tf()
+    tf = tensorflow_module()
     grads, scores = [], []
     for start in range(0, len(x), batch_size):
         xb = tf.convert_to_tensor(x[start:start + batch_size])
@@ -83,7 +84,7 @@ def saliency(model, x, class_index, absolute=True, batch_size=64):
         >>> print(saliency(m, np.zeros((6, 6, 1)), class_index=1).shape)
         (6, 6, 1)
     """
-    xb, single = _batched(x, model)
+    xb, single = as_batch(x, model)
     index = _class_indices(class_index, len(xb), model.outputs[0].shape[-1])
     grads, _ = _input_gradients(model, xb, index, batch_size)
     grads = np.abs(grads) if absolute else grads
@@ -116,7 +117,7 @@ def integrated_gradients(model, x, class_index, baseline=None, steps=50, batch_s
     """
     if int(steps) < 1:
         raise ValueError(f"steps must be a positive integer (e.g. 50), got {steps!r}.")
-    xb, single = _batched(x, model)
+    xb, single = as_batch(x, model)
     index = _class_indices(class_index, len(xb), model.outputs[0].shape[-1])
     base = np.zeros(xb.shape[1:], "float32") if baseline is None else np.asarray(baseline, "float32")
     base = np.broadcast_to(base, xb.shape[1:])
@@ -193,8 +194,8 @@ def grad_cam(model, x, class_index, layer=None, normalize=True):
         >>> print(grad_cam(m, np.zeros((28, 28, 1)), class_index=1).shape)
         (28, 28)
     """
-    tf = _tf()
-    xb, single = _batched(x, model)
+    tf = tensorflow_module()
+    xb, single = as_batch(x, model)
     index = _class_indices(class_index, len(xb), model.outputs[0].shape[-1])
     layer = layer or conv_layer_name(model)
     fn = layer_model(model, layer)
@@ -221,7 +222,7 @@ def grad_cam(model, x, class_index, layer=None, normalize=True):
     return cams[0] if single else cams
 
 
-def _panels(array, rank):
+def panels(array, rank):
     """The 2D pictures of one ``(*spatial, C)`` array: letters x positions, the image, or mid-slices."""
     if rank == 1:
         return [array.T]
@@ -270,13 +271,13 @@ def plot_attributions(x, maps, path=None, titles=None, alpha=0.5):
     x = np.asarray(x, "float32")
     rank = x.ndim - 2
     titles = titles or [f"map {i}" for i in range(len(maps))]
-    views = len(_panels(x[0], rank))
+    views = len(panels(x[0], rank))
     columns = views * (1 + len(maps))
     wide = rank == 1
     fig, axes = plt.subplots(len(x), columns, figsize=((4.5 if wide else 1.7) * columns, 1.7 * len(x) + 0.3),
                              squeeze=False)
     for row, xi in enumerate(x):
-        pictures = _panels(xi, rank)
+        pictures = panels(xi, rank)
         shown = [p if rank == 1 else display_image(p) for p in pictures]
         for col, picture in enumerate(shown):
             axes[row, col].imshow(picture, cmap="gray", aspect="auto" if wide else "equal")
@@ -285,7 +286,7 @@ def plot_attributions(x, maps, path=None, titles=None, alpha=0.5):
         for k, (heat, title) in enumerate(zip(maps, titles)):
             heat = _as_channels(heat[row], xi)
             heat = (heat - heat.min()) / max(float(heat.max() - heat.min()), 1e-12)
-            for v, (picture, overlay) in enumerate(zip(shown, _panels(heat, rank))):
+            for v, (picture, overlay) in enumerate(zip(shown, panels(heat, rank))):
                 ax = axes[row, views * (1 + k) + v]
                 ax.imshow(picture, cmap="gray", aspect="auto" if wide else "equal")
                 ax.imshow(overlay if rank == 1 else overlay[..., 0], cmap="jet", alpha=alpha, vmin=0, vmax=1,

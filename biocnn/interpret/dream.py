@@ -15,8 +15,8 @@ back up (coarse octaves paint large structures, the last one fine detail). Works
 import keras
 import numpy as np
 
-from biocnn.interpret.attribution import _tf, resize_linear
-from biocnn.interpret.features import _batched, layer_model
+from biocnn.interpret.attribution import tensorflow_module, resize_linear
+from biocnn.interpret.features import as_batch, layer_model
 
 __all__ = ["layer_objective", "dream_step", "deep_dream", "plot_dreams"]
 
@@ -65,7 +65,7 @@ def dream_step(model, x, layer, channel=None, step_size=0.01, jitter=0, octave_s
         >>> print(x.shape, before.shape)
         (1, 6, 1) (1,)
     """
-    tf = _tf()
+    tf = tensorflow_module()
     fn = fn or layer_model(model, layer)
     x = np.asarray(x, "float32")
     axes = tuple(range(1, x.ndim - 1))
@@ -120,7 +120,7 @@ def deep_dream(model, x=None, layer=None, channel=None, steps=20, step_size=0.01
     if x is None:
         shape = tuple(model.inputs[0].shape[1:])
         x = (0.5 + 0.1 * rng.standard_normal(shape)).astype("float32")
-    xb, single = _batched(x, model)
+    xb, single = as_batch(x, model)
     spatial = np.array(xb.shape[1:-1])
     fn = layer_model(model, layer)
     for octave in range(int(octaves)):
@@ -152,16 +152,16 @@ def plot_dreams(images, titles, path=None):
         3
     """
     from biocnn.gallery import display_image
-    from biocnn.interpret.attribution import _panels
+    from biocnn.interpret.attribution import panels
     from biocnn.plots import plt, save_figure
 
     images = np.asarray(images, "float32")
     rank = images.ndim - 2
-    views = len(_panels(images[0], rank))
+    views = len(panels(images[0], rank))
     fig, axes = plt.subplots(views, len(images), figsize=((3.5 if rank == 1 else 1.6) * len(images), 1.6 * views + 0.3),
                              squeeze=False)
     for col, (image, title) in enumerate(zip(images, titles)):
-        for row, panel in enumerate(_panels(image, rank)):
+        for row, panel in enumerate(panels(image, rank)):
             axes[row, col].imshow(panel if rank == 1 else display_image(panel), cmap="gray",
                                   aspect="auto" if rank == 1 else "equal")
             axes[row, col].set_xticks([])

@@ -111,7 +111,12 @@ def layer_model(model, layer):
     return lambda x: both(prefix(x))
 
 
-def _batched(x, model):
+def as_batch(x, model):
+    """``x`` as a float32 batch for ``model``, and whether it was one sample (then add the batch axis).
+
+    Raises:
+        ValueError: if ``x`` is neither one sample nor a batch of the model's input shape.
+    """
     x = np.asarray(x, dtype="float32")
     rank = len(model.inputs[0].shape) - 1
     if x.ndim == rank:
@@ -142,7 +147,7 @@ def feature_maps(model, x, layer, batch_size=64):
         >>> print(feature_maps(m, np.zeros((8, 8, 1)), "c").shape)
         (6, 6, 2)
     """
-    xb, single = _batched(x, model)
+    xb, single = as_batch(x, model)
     fn = layer_model(model, layer)
     out = np.concatenate([keras.ops.convert_to_numpy(fn(xb[i:i + batch_size])[0])
                           for i in range(0, len(xb), batch_size)])

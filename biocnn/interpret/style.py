@@ -20,7 +20,7 @@ not a meaningful stylisation.
 import keras
 import numpy as np
 
-from biocnn.interpret.attribution import _tf, resize_linear
+from biocnn.interpret.attribution import tensorflow_module, resize_linear
 
 __all__ = ["gram_matrix", "style_loss", "content_loss", "vgg19_features", "style_transfer",
            "CONTENT_LAYER", "STYLE_LAYERS"]
@@ -154,7 +154,7 @@ def style_transfer(content, style, weights=None, content_layer=CONTENT_LAYER, st
         >>> print(out.shape)
         (32, 32, 3)
     """
-    tf = _tf()
+    tf = tensorflow_module()
     shape = np.asarray(content).shape[:2]
     if min(shape) < 32:
         raise ValueError(f"style_transfer: content is {shape[0]} x {shape[1]}; VGG-19 needs at least 32 x 32 "
