@@ -9,7 +9,6 @@ of divergence). The optimizer is :class:`biocnn.optimizers.MomentumSGD`, as in t
 
 import dataclasses
 
-import keras
 import numpy as np
 
 from biocnn import losses as losses_module
