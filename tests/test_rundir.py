@@ -14,7 +14,9 @@ def test_new_run_directory_is_created(tmp_path):
 
 
 def test_existing_run_is_not_overwritten_without_the_flag(tmp_path):
-    RunDirectory(tmp_path / "run").write_json("config.json", {"seed": 1})
+    run = RunDirectory(tmp_path / "run")
+    run.write_json("config.json", {"seed": 1})
+    run.write_text("history.csv", "epoch\n1\n")  # a run that trained: more than its config
     with pytest.raises(FileExistsError, match=r"already holds a run. Pass --overwrite to replace it, --resume"):
         RunDirectory(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"seed": 1}

@@ -82,8 +82,8 @@ def test_resume_after_interruption_gives_the_same_final_weights(tmp_path):
     for m in (last_ref, last_res):
         training.compile_model(m, CONFIG)
         m.optimizer.build(m.trainable_variables)
-    last_ref.load_weights(tmp_path / "a" / "last.weights.h5")
-    last_res.load_weights(tmp_path / "b" / "last.weights.h5")
+    last_ref.load_weights(training.weights_file(str(tmp_path / "a"), training.load_checkpoint(tmp_path / "a")))
+    last_res.load_weights(training.weights_file(str(tmp_path / "b"), training.load_checkpoint(tmp_path / "b")))
     for a, b in zip(last_ref.optimizer.variables, last_res.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
@@ -172,7 +172,9 @@ def test_checkpoint_files_are_complete(tmp_path):
     x, y = _data()
     training.fit(_model(), x, y, config=TrainingConfig(epochs=1, batch_size=8),
                  checkpoint_dir=str(tmp_path), verbose=0)
-    assert sorted(os.listdir(tmp_path)) == ["best.weights.h5", "last.weights.h5", "state.json"]
+    assert sorted(os.listdir(tmp_path)) == ["epoch-0001.weights.h5", "state.json"]
+    state = training.load_checkpoint(tmp_path)
+    assert state["weights"]["last"] == state["weights"]["best"]  # epoch 1 is the best so far
 
 
 @pytest.mark.parametrize(
