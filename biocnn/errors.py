@@ -15,6 +15,7 @@ Example:
 """
 
 import errno
+import linecache
 import os
 
 __all__ = ["OutputExistsError", "UserError", "is_user_error", "one_line"]
@@ -48,14 +49,18 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _raised_in(error, folders):
-    # The frame that raised is the last of the traceback.
+    # Raised by a `raise` statement in one of ``folders``: the last frame of the traceback is
+    # there and its line is a raise (a ValueError from NumPy's C code called from biocnn has
+    # biocnn's frame last too, but on the line of the call).
     tb = error.__traceback__
     if tb is None:
         return True
     while tb.tb_next is not None:
         tb = tb.tb_next
     filename = os.path.abspath(tb.tb_frame.f_code.co_filename)
-    return any(filename.startswith(folder + os.sep) for folder in folders)
+    if not any(filename.startswith(folder + os.sep) for folder in folders):
+        return False
+    return linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
 
 
 def is_user_error(error, own_code=()):

@@ -346,6 +346,7 @@ class RunDirectory:
         else:
             self.created = True
         _makedirs(self.path)
+        self._marker["created_folder"] = self.created
         _ACTIVE[self.path] = self
 
     # -- the marker ----------------------------------------------------------------------------
@@ -429,7 +430,7 @@ class RunDirectory:
             if self.started:
                 self.resumed = True
                 return
-            self._remove_listed()  # nothing to resume: start again
+            self._restart()  # nothing to resume: start again
             return
         if not overwrite and self.started:
             raise OutputExistsError(
@@ -437,6 +438,11 @@ class RunDirectory:
                 "it, --resume to continue its training from the last checkpoint, or choose "
                 "another --out."
             )
+        self._restart()
+
+    def _restart(self):
+        # A folder created by the unstarted run being replaced stays "created" by this one.
+        self.created = bool(self._marker.get("created_folder")) and not self.started
         self._remove_listed()
 
     def _remove_listed(self):
@@ -543,17 +549,25 @@ class RunDirectory:
         save_model(model, self.file(name))
 
 
-def discard_unstarted():
+def open_runs():
+    """The run directories open in this process (recording what is written into them)."""
+    return list(_ACTIVE.values())
+
+
+def discard_unstarted(keep=()):
     """Remove every open run directory of this process that has not started (it wrote nothing
     but its setup files), with its folder when the run created it: a run that failed before its
     first epoch leaves nothing behind. The command line calls it when a run fails.
+
+    Args:
+        keep: runs to leave alone (e.g. :func:`open_runs` before the failed command began).
 
     Returns:
         the paths of the runs removed.
     """
     removed = []
-    for run in list(_ACTIVE.values()):
-        if not run.started and not run.resumed:
+    for run in open_runs():
+        if run not in keep and not run.started and not run.resumed:
             run.discard()
             removed.append(run.path)
     return removed

@@ -316,8 +316,8 @@ class _Checkpointer(keras.callbacks.Callback):
             "config": self.config.to_dict(),
             "data": self.data,
             "weights": weights,
-            "history": self.history,
-            "best": self.best,
+            "history": list(self.history),  # copies: the state kept as "previous" must not grow
+            "best": dict(self.best),
             "stopped": bool(self.model.stop_training),
             "callbacks": {type(cb).__name__: cb.state() for cb in self.stateful},
             "seed_generators": [
