@@ -18,7 +18,7 @@ from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
 from biocnn.cv.stats import mean_sd_ci
 from biocnn.rundir import make_folder, save_model, write_json, write_text
-from biocnn.splits import holdout_split
+from biocnn.splits import check_splits, holdout_split
 from biocnn.training import TrainingConfig
 
 METRICS = ("accuracy", "loss", "auroc", "auprc")
@@ -100,6 +100,7 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
         return
     make_folder(folder)
     train, val, test = ((x[fold[s]], y[fold[s]]) for s in ("train", "val", "test"))
+    check_splits(arrays={"train": train, "val": val, "test": test}, class_names=class_names, where=f"fold {k + 1}", verbose=bool(verbose))
     params = {}
     if search_space:
         trials, params = search_module.search(build_model, train, val, search_space, config, n_iter,
