@@ -107,6 +107,13 @@ def run_main(main, argv=None):
             raise
         print(f"error: {errors.one_line(error)}", file=sys.stderr)
         sys.exit(2)
+    except Exception as error:
+        rundir.discard_unstarted(keep=opened)
+        message = errors.embedded_user_error(error, own_code=own_code)  # raised inside tf.data
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     except BaseException:
         rundir.discard_unstarted(keep=opened)
         raise

@@ -17,8 +17,9 @@ Example:
 import errno
 import linecache
 import os
+import re
 
-__all__ = ["OutputExistsError", "UserError", "is_user_error", "one_line"]
+__all__ = ["OutputExistsError", "UserError", "embedded_user_error", "is_user_error", "one_line"]
 
 
 class UserError(ValueError):
@@ -104,3 +105,35 @@ def one_line(error):
         if error.filename:
             return f"{error.strerror}: '{error.filename}'."
     return str(error)
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ')
+_RAISED = re.compile(r"^\s*((?:\w+\.)*(?:UserError|OutputExistsError|ValueError|FileNotFoundError)): (.+)$", re.M)
+
+
+def embedded_user_error(error, own_code=()):
+    """The message of a user error raised inside a ``tf.data`` pipeline, or None.
+
+    An exception raised by Python code that TensorFlow runs (``tf.numpy_function`` reading a
+    file while training streams it) reaches the caller as a TensorFlow error whose text holds
+    the Python traceback. When that traceback ends in a ``raise`` of biocnn's own code (the
+    rule of :func:`is_user_error`), e.g. a NaN voxel refused in a streamed volume, this returns
+    the original message, for one ``error:`` line.
+
+    Example:
+        >>> embedded_user_error(RuntimeError("no traceback in here")) is None
+        True
+    """
+    text = str(error)
+    frames = list(_FRAME.finditer(text))
+    if not frames:
+        return None
+    last = frames[-1]
+    filename, line = os.path.abspath(last.group(1)), int(last.group(2))
+    folders = (_PACKAGE, *(os.path.abspath(f) for f in own_code))
+    if not any(filename.startswith(folder + os.sep) for folder in folders):
+        return None
+    if not linecache.getline(filename, line).lstrip().startswith("raise"):
+        return None
+    raised = _RAISED.search(text, last.end())
+    return raised.group(2).strip() if raised else None

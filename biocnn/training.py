@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from biocnn import distribute
 from biocnn import losses as losses_module
-from biocnn.distribute import loop, replicas
+from biocnn.distribute import is_chief_task, loop, replicas
 from biocnn.optimizers import MomentumSGD
 from biocnn.errors import UserError
 from biocnn.rundir import atomic_path, fingerprint, fingerprint_differences, make_folder, write_json, write_text
@@ -308,7 +308,8 @@ class _Checkpointer(keras.callbacks.Callback):
         name = epoch_weights(epoch)
         with atomic_path(os.path.join(self.folder, name), fsync=True) as tmp:
             self.model.save_weights(tmp)
-        last = {"file": name, "sha256": _sha256(os.path.join(self.folder, name))}
+            digest = _sha256(tmp)  # here: on a worker that is not the chief, the file is discarded
+        last = {"file": name, "sha256": digest}
         weights = {"last": last,
                    "best": last if improved else ((self.state or {}).get("weights") or {}).get("best")}
         state = {
@@ -332,6 +333,8 @@ class _Checkpointer(keras.callbacks.Callback):
 
     def _prune(self):
         # Keep the files of the current and previous states; remove older epochs' weights.
+        if not is_chief_task():
+            return  # the chief's folder: only the chief writes or removes there
         keep = set()
         for record in (self.state, _read_json(os.path.join(self.folder, PREVIOUS_STATE))):
             for entry in ((record or {}).get("weights") or {}).values():

@@ -90,3 +90,32 @@ def test_is_user_error_and_one_line():
     assert not is_user_error(RuntimeError("x"))
     assert one_line(PermissionError(errno.EACCES, "Permission denied", "/x")) == (
         "Permission denied: '/x'; choose a path you can write to.")
+
+
+def test_a_nan_volume_met_while_streaming_is_one_line(capsys):
+    from biocnn.data.volume_datasets import volume_dataset
+    from biocnn.data.volumes import ArrayVolumes
+
+    volumes = np.zeros((3, 4, 4, 4), np.float32)
+    volumes[2, 1, 1, 1] = np.nan
+
+    def main(argv):
+        for _ in volume_dataset(ArrayVolumes(volumes, name="ct.h5:images"), labels=[0, 1, 0], batch_size=1):
+            pass  # training reads the batches as it goes: the NaN is met inside tf.data
+
+    code, err = _run(main, capsys)
+    assert code == 2
+    assert err.startswith("error: ct.h5:images[2]: 1 of 64 voxels are NaN or infinite") and err.count("\n") == 1
+
+
+def test_a_bug_inside_tf_data_keeps_its_traceback():
+    import tensorflow as tf
+
+    def broken(i):
+        return np.zeros(6).reshape(4, 4)  # not a raise of biocnn's: a bug
+
+    def main(argv):
+        list(tf.data.Dataset.range(1).map(lambda i: tf.numpy_function(broken, [i], tf.float64)))
+
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        cli.run_main(main, [])
