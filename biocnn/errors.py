@@ -80,10 +80,18 @@ def is_user_error(error, own_code=()):
     if isinstance(error, UserError):
         return True
     if isinstance(error, OSError):
-        return error.errno in _USER_ERRNOS or isinstance(error, (FileNotFoundError, FileExistsError))
+        return (error.errno in _USER_ERRNOS or isinstance(error, (FileNotFoundError, FileExistsError))
+                or _disk_full(error))
     if isinstance(error, ValueError):
         return _raised_in(error, (_PACKAGE, *(os.path.abspath(f) for f in own_code)))
     return False
+
+
+def _disk_full(error):
+    # h5py and zip writers report a full disk in the message only (errno None).
+    text = str(error)
+    return (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in text
+            or "Disk quota exceeded" in text or "errno = 28" in text)
 
 
 def one_line(error):
@@ -93,6 +101,9 @@ def one_line(error):
         >>> one_line(OSError(28, "No space left on device", "/runs/a/model.keras"))
         "No space left on device while writing '/runs/a/model.keras': free some space or choose another --out."
     """
+    if isinstance(error, OSError) and not isinstance(error, UserError) and error.errno is None and _disk_full(error):
+        return "No space left on device while writing (" + " ".join(str(error).split())[:200] + \
+            "): free some space or choose another --out."
     if isinstance(error, OSError) and not isinstance(error, UserError) and error.errno is not None:
         where = f" while writing '{error.filename}'" if error.filename else ""
         if error.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -119,3 +119,13 @@ def test_a_bug_inside_tf_data_keeps_its_traceback():
 
     with pytest.raises(tf.errors.InvalidArgumentError):
         cli.run_main(main, [])
+
+
+def test_disk_full_reported_by_h5py_without_errno_is_one_line(capsys):
+    def main(argv):  # what h5py raises when the disk fills while saving weights
+        raise OSError("Can't write data (file write failed: time = Mon, errno = 28, error message = "
+                      "'No space left on device', buf = 0x1, total write size = 4096)")
+
+    code, err = _run(main, capsys)
+    assert code == 2 and err.startswith("error: No space left on device while writing (Can't write data")
+    assert err.rstrip().endswith("free some space or choose another --out.") and err.count("\n") == 1

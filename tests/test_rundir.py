@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -166,3 +167,41 @@ def test_a_run_of_a_newer_schema_is_not_touched(tmp_path):
     with pytest.raises(UserError, match="run of a newer biocnn"):
         RunDirectory(tmp_path, overwrite=True)
     assert (tmp_path / "x").exists()
+
+
+def test_resume_with_another_split_is_refused_before_config_json_is_rewritten(tmp_path):
+    # --resume with another --test-size was accepted, trained on former test samples, and
+    # rewrote config.json so that the record hid it.
+    import keras
+
+    from biocnn import experiment
+    from biocnn.splits import train_val_test_split
+    from biocnn.training import TrainingConfig, set_seed
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+
+    def splits(test_size):
+        parts = train_val_test_split(y, test_size=test_size, val_size=0.2, seed=0)
+        return {k: (x[v], y[v]) for k, v in parts.items()}
+
+    def model():
+        set_seed(1)
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+
+    config = TrainingConfig(epochs=1, batch_size=16)
+    run = RunDirectory(tmp_path / "run")
+    experiment.train_and_evaluate(run, model(), splits(0.2), config, arguments={"test_size": 0.2}, verbose=0)
+    run.close()
+    before = (tmp_path / "run" / "config.json").read_text()
+    resumed = RunDirectory(tmp_path / "run", resume=True)
+    with pytest.raises(UserError, match=r"Cannot resume the run in .*: its data differ: splits.test\[0\]: \(12, 4\) "
+                                        r"float32 #\w+ -> \(18, 4\) float32 #\w+; splits.test\[1\]"):
+        experiment.train_and_evaluate(resumed, model(), splits(0.3), dataclasses.replace(config, epochs=2),
+                                      arguments={"test_size": 0.3}, verbose=0)
+    assert (tmp_path / "run" / "config.json").read_text() == before
+    # the same split with more epochs continues
+    result = experiment.train_and_evaluate(resumed, model(), splits(0.2), dataclasses.replace(config, epochs=2),
+                                           arguments={"test_size": 0.2}, verbose=0)
+    assert result.training.resumed_from == 1
