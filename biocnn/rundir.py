@@ -373,6 +373,12 @@ class RunDirectory:
     def _write_marker(self):
         if not is_chief():
             return
+        with contextlib.suppress(UserError):  # merge what other processes recorded meanwhile
+            on_disk = self._read_marker()
+            if on_disk is not None:
+                for kind in ("files", "folders"):
+                    self._marker[kind] += [r for r in on_disk[kind] if r not in self._marker[kind]]
+                self._marker["fingerprints"] = {**on_disk["fingerprints"], **self._marker["fingerprints"]}
         handle, tmp = tempfile.mkstemp(prefix=f".{MARKER}.", suffix=".tmp", dir=self.path)
         try:
             with os.fdopen(handle, "w") as f:
@@ -410,10 +416,7 @@ class RunDirectory:
             raise OutputExistsError(f"Output path '{self.path}' exists and is not a folder; choose another --out.")
         entries = os.listdir(self.path)
         if not entries:
-            if resume:
-                raise UserError(f"Nothing to resume in '{self.path}': the folder is empty. "
-                                "Run without --resume to start a run there.")
-            return
+            return  # an empty folder: a fresh run, also with resume (e.g. the first of several fold jobs)
         saved = self._read_marker()
         if saved is None:
             listing = ", ".join(sorted(entries)[:4]) + (", ..." if len(entries) > 4 else "")
@@ -427,10 +430,9 @@ class RunDirectory:
             )
         self._marker = saved
         if resume:
-            if self.started:
-                self.resumed = True
-                return
-            self._restart()  # nothing to resume: start again
+            # An unstarted run has nothing to resume: it starts afresh, keeping what is there
+            # (another job may be writing it: fold jobs of one cross-validation share a run).
+            self.resumed = self.started
             return
         if not overwrite and self.started:
             raise OutputExistsError(

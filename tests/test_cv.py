@@ -176,13 +176,16 @@ def test_the_auroc_interval_stays_in_0_1_where_the_t_interval_leaves_it():
     per_fold = [roc_auc_score(labels[folds == k], scores[folds == k, 1]) for k in (1, 2, 3)]
     t = cv.mean_sd_ci(per_fold)
     assert t["ci_low"] < 0.0 or t["ci_high"] > 1.0  # the reported failure: e.g. -0.174 to 1.092
-    summary = cv.summarize_folds(per_fold, "auroc", labels=labels, scores=scores, folds=folds)
+    import pandas as pd
+
+    table = pd.DataFrame({"fold": folds, "label": labels, "score_0": scores[:, 0], "score_1": scores[:, 1]})
+    summary = cv.summarize_folds(per_fold, "auroc", table)
     assert 0.0 <= summary["ci_low"] <= summary["mean"] <= summary["ci_high"] <= 1.0
     assert summary["mean"] == pytest.approx(np.mean(per_fold)) and summary["sd"] == pytest.approx(t["sd"])
     # within [min, max] of what a resample can reach, and repeatable
     assert summary["ci_low"] >= min(per_fold) - 0.1 and summary["ci_high"] <= max(per_fold)
     assert cv.bootstrap_ci(labels, scores, folds, "auroc") == cv.bootstrap_ci(labels, scores, folds, "auroc")
-    assert cv.summarize_folds([1.0, 2.0, 3.0], "loss", labels=labels, scores=scores, folds=folds) == cv.mean_sd_ci([1.0, 2.0, 3.0])
+    assert cv.summarize_folds([1.0, 2.0, 3.0], "loss", table) == cv.mean_sd_ci([1.0, 2.0, 3.0])
 
 
 def test_the_fold_roc_legend_says_what_the_table_says(monkeypatch, tmp_path):

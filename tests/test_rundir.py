@@ -104,10 +104,16 @@ def test_overwrite_removes_only_what_the_run_wrote(tmp_path):
     assert os.listdir(again.file("checkpoints")) == ["keep.txt"]
 
 
-def test_resume_into_an_empty_or_unmarked_folder_is_refused(tmp_path):
+def test_resume_into_an_empty_folder_or_an_unstarted_run_starts_afresh(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="Nothing to resume in .*the folder is empty"):
-        RunDirectory(tmp_path / "empty", resume=True)
+    assert not RunDirectory(tmp_path / "empty", resume=True).resumed
+    first = RunDirectory(tmp_path / "cv")  # a fold job that has written only its config so far
+    first.write_json("config.json", {})
+    second = RunDirectory(tmp_path / "cv", resume=True)  # another fold job of the same run
+    assert not second.resumed and os.path.exists(second.file("config.json"))  # nothing removed
+    second.write_text("fold_2.txt", "")
+    first.write_text("fold_1.txt", "")  # the manifests of both jobs are merged on disk
+    assert sorted(RunDirectory(tmp_path / "cv", resume=True).manifest()) == ["config.json", "fold_1.txt", "fold_2.txt"]
 
 
 def test_an_unstarted_run_does_not_block_the_rerun_and_leaves_no_folder(tmp_path):

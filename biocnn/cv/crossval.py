@@ -16,7 +16,7 @@ import pandas as pd
 from biocnn import evaluation, plots, training
 from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
-from biocnn.cv.stats import BOOTSTRAP_METHOD, summarize_folds
+from biocnn.cv.stats import summarize_folds
 from biocnn.rundir import make_folder, save_model, write_json, write_text
 from biocnn.splits import check_splits, holdout_split
 from biocnn.training import TrainingConfig
@@ -31,8 +31,7 @@ class CVResult:
 
     Attributes:
         folds: one row per fold: sizes, best epoch, chosen parameters and every test metric.
-        summary: metric -> {mean, sd, ci_low, ci_high, n} over the folds (the interval of a
-            bounded metric: :func:`biocnn.cv.stats.bootstrap_ci`, inside [0, 1]).
+        summary: metric -> {mean, sd, ci_low, ci_high, n} over the folds.
         pooled: the metrics of all out-of-fold predictions together.
         predictions: one row per sample: id, fold, label, one score column per class.
         histories: fold number -> training history DataFrame.
@@ -232,14 +231,10 @@ def collect(out_dir, class_names=None):
     predictions = pd.concat(tables, ignore_index=True).sort_values("index").reset_index(drop=True)
     score_columns = [c for c in predictions.columns if c.startswith("score_")]
     names = class_names or [c[len("score_"):] for c in score_columns]
-    oof = {"labels": predictions["label"].to_numpy(), "scores": predictions[score_columns].to_numpy(),
-           "folds": predictions["fold"].to_numpy()}
-    summary = {m: summarize_folds(folds[m].tolist(), m, **oof) for m in METRICS}
-    pooled = evaluation.classification_metrics(oof["labels"], oof["scores"])
+    summary = {m: summarize_folds(folds[m].tolist(), m, predictions) for m in METRICS}
+    pooled = evaluation.classification_metrics(predictions["label"].to_numpy(), predictions[score_columns].to_numpy())
     write_text(os.path.join(out_dir, "cv_folds.csv"), folds.to_csv(index=False))
     write_text(os.path.join(out_dir, "oof_predictions.csv"), predictions.to_csv(index=False))
-    write_json(os.path.join(out_dir, "cv_metrics.json"), {
-        "folds": n_folds, "summary": summary, "pooled_out_of_fold": pooled,
-        "interval": {"accuracy, auroc, auprc": BOOTSTRAP_METHOD, "loss": "Student t interval of the fold mean"}})
+    write_json(os.path.join(out_dir, "cv_metrics.json"), {"folds": n_folds, "summary": summary, "pooled_out_of_fold": pooled})
     plots.plot_roc_folds(predictions, names, os.path.join(out_dir, "roc_folds.png"))
     return CVResult(folds=folds, summary=summary, pooled=pooled, predictions=predictions, histories=histories)

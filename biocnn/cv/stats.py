@@ -41,10 +41,6 @@ def mean_sd_ci(values, confidence=0.95):
     return {"mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
-#: How :func:`bootstrap_ci` resamples, in words, for ``cv_metrics.json``.
-BOOTSTRAP_METHOD = ("percentile bootstrap of the mean over folds: folds resampled with replacement, then "
-                    "each fold's test samples resampled within each class")
-
 BOUNDED_METRICS = ("accuracy", "auroc", "auprc")
 
 
@@ -109,9 +105,18 @@ def bootstrap_ci(labels, scores, folds, metric, confidence=0.95, n_resamples=100
     return float(low), float(high)
 
 
-def summarize_folds(values, metric, labels=None, scores=None, folds=None, confidence=0.95, seed=0):
-    """:func:`mean_sd_ci` of the fold values; for a bounded metric with the out-of-fold
-    predictions given, the interval is :func:`bootstrap_ci`'s.
+def summarize_folds(values, metric, predictions=None, confidence=0.95, seed=0):
+    """Mean, sd and 95 % interval of one metric over the folds.
+
+    Args:
+        values: the metric of each fold.
+        metric: its name; for ``"accuracy"``, ``"auroc"`` and ``"auprc"`` with ``predictions``
+            given, the interval is :func:`bootstrap_ci`'s (inside [0, 1]); otherwise (the loss)
+            the t interval of :func:`mean_sd_ci`.
+        predictions: the out-of-fold predictions: a DataFrame with ``fold``, ``label`` and
+            ``score_<class>`` columns (``oof_predictions.csv``).
+        confidence: the interval's coverage.
+        seed: seeds the bootstrap.
 
     Returns:
         dict with ``mean``, ``sd``, ``ci_low``, ``ci_high`` and ``n``.
@@ -121,6 +126,8 @@ def summarize_folds(values, metric, labels=None, scores=None, folds=None, confid
         True
     """
     summary = mean_sd_ci(values, confidence)
-    if metric in BOUNDED_METRICS and labels is not None and summary["n"] > 1:
-        summary["ci_low"], summary["ci_high"] = bootstrap_ci(labels, scores, folds, metric, confidence, seed=seed)
+    if metric in BOUNDED_METRICS and predictions is not None and summary["n"] > 1:
+        scores = predictions[[c for c in predictions.columns if str(c).startswith("score_")]].to_numpy()
+        summary["ci_low"], summary["ci_high"] = bootstrap_ci(
+            predictions["label"].to_numpy(), scores, predictions["fold"].to_numpy(), metric, confidence, seed=seed)
     return summary
