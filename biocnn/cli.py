@@ -66,12 +66,57 @@ def training_config(args):
 
 
 def run_main(main, argv=None):
-    """Run ``main(argv)``; a user error ends with one ``error:`` line and exit code 2."""
+    """Run ``main(argv)``: a user error ends with one ``error:`` line and exit code 2.
+
+    User errors are :class:`biocnn.errors.UserError`, environment ``OSError``s (disk full, no
+    permission, a path below a regular file) and ValueErrors raised by biocnn or the calling
+    script (see :func:`biocnn.errors.is_user_error`); anything else is a bug and keeps its
+    traceback. SIGTERM is handled like Ctrl-C. Either way, a run directory this process created
+    that has not finished one epoch is removed (:func:`biocnn.rundir.discard_unstarted`), so the
+    corrected rerun is not refused.
+    """
+    import os
+    import signal
+
+    from biocnn import errors, rundir
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    own_code = [os.path.dirname(os.path.abspath(path)) for path in (
+        getattr(sys.modules.get("__main__"), "__file__", None),
+        getattr(getattr(main, "__code__", None), "co_filename", None)) if path]
+    opened = rundir.open_runs()
     try:
         main(argv)
-    except (ValueError, FileNotFoundError, FileExistsError, argparse.ArgumentTypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
     except KeyboardInterrupt:
+        rundir.discard_unstarted(keep=opened)
         print("interrupted: rerun with --resume to continue from the last checkpoint", file=sys.stderr)
         sys.exit(130)
+    except argparse.ArgumentTypeError as error:
+        rundir.discard_unstarted(keep=opened)
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, OSError) as error:
+        rundir.discard_unstarted(keep=opened)
+        if not errors.is_user_error(error, own_code=own_code):
+            raise
+        print(f"error: {errors.one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        rundir.discard_unstarted(keep=opened)
+        message = errors.embedded_user_error(error, own_code=own_code)  # raised inside tf.data
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    except BaseException:
+        rundir.discard_unstarted(keep=opened)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from biocnn import losses as losses_module
@@ -68,14 +69,60 @@ def classification_metrics(labels, scores):
             stacklevel=2,
         )
         return {**result, "auroc": float("nan"), "auprc": float("nan")}
-    if num_classes == 2:
-        result["auroc"] = float(skm.roc_auc_score(y, scores[:, 1]))
-        result["auprc"] = float(skm.average_precision_score(y, scores[:, 1]))
-    else:
-        one_hot = np.eye(num_classes)[y]
-        result["auroc"] = float(skm.roc_auc_score(one_hot, scores, average="macro"))
-        result["auprc"] = float(skm.average_precision_score(one_hot, scores, average="macro"))
+    result["auroc"] = roc_auc(y, scores)
+    result["auprc"] = average_precision(y, scores)
     return result
+
+
+def _binary_auroc(positive, score):
+    # The Mann-Whitney statistic with average ranks for ties: equal to scikit-learn's
+    # roc_auc_score (the trapezoidal area under the ROC curve), without its overhead.
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _binary_average_precision(positive, score):
+    # scikit-learn's average_precision_score: sum over distinct thresholds (descending) of the
+    # recall gained times the precision there.
+    order = np.argsort(-score, kind="mergesort")
+    score, positive = score[order], positive[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # the end of each run of ties
+    true_positives = np.cumsum(positive)[last]
+    precision = true_positives / (last + 1.0)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _per_class(function, labels, scores):
+    scores = class_scores(scores)
+    y = integer_labels(labels, scores.shape[1])
+    if scores.shape[1] == 2:
+        return function(y == 1, scores[:, 1])
+    return float(np.mean([function(y == c, scores[:, c]) for c in range(scores.shape[1])]))
+
+
+def roc_auc(labels, scores):
+    """AUROC as every table and figure of biocnn reports it: of the positive class's score for
+    two classes, else the macro average of the one-vs-rest AUROCs (scikit-learn's definition;
+    every class must be present).
+
+    Example:
+        >>> roc_auc([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+        0.75
+    """
+    return _per_class(_binary_auroc, labels, scores)
+
+
+def average_precision(labels, scores):
+    """AUPRC (average precision) as :func:`roc_auc` reports AUROC: positive class, or macro.
+
+    Example:
+        >>> average_precision([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+        0.8333333333333333
+    """
+    return _per_class(_binary_average_precision, labels, scores)
 
 
 def per_class_metrics(labels, scores, class_names=None):

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import biocnn
 from biocnn import evaluation, plots, training
+from biocnn.splits import check_splits
 
 
 def versions():
@@ -126,6 +127,8 @@ def train_and_evaluate(
     """
     num_classes = int(model.output_shape[-1]) if model.output_shape[-1] != 1 else 2
     class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
+    check_splits(arrays=splits, ids=ids, class_names=class_names, verbose=bool(verbose))
+    run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config}, settings=dict(config.to_dict(), epochs=None, strategy=None))
     run.write_json(
         "config.json",
         {

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
+from biocnn import evaluation  # noqa: E402
 from biocnn.rundir import atomic_path  # noqa: E402
 
 
@@ -63,14 +64,16 @@ def plot_confusion_matrix(matrix, class_names, path, title="test split"):
 
 def plot_roc(labels, scores, class_names, path, title="test split"):
     """One-vs-rest ROC curve per class, with each class's AUROC in the legend."""
-    labels, scores = np.asarray(labels), np.asarray(scores)
+    labels, scores = np.asarray(labels), evaluation.class_scores(scores)
+    # The legend's numbers are per_class.csv's, from the same function.
+    aurocs = evaluation.per_class_metrics(labels, scores, class_names)["auroc"].to_numpy()
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     classes = [1] if scores.shape[1] == 2 else range(scores.shape[1])
     for c in classes:
         positive = labels == c
         if 0 < positive.sum() < len(labels):
             fpr, tpr, _ = skm.roc_curve(positive, scores[:, c])
-            ax.plot(fpr, tpr, label=f"{class_names[c]} (AUROC {skm.auc(fpr, tpr):.3f})")
+            ax.plot(fpr, tpr, label=f"{class_names[c]} (AUROC {aurocs[c]:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -82,7 +85,12 @@ def plot_roc(labels, scores, class_names, path, title="test split"):
 def plot_roc_folds(predictions, class_names, path):
     """ROC curve of every cross-validation fold: the positive class for two classes, else the
     macro average of the one-vs-rest curves. ``predictions`` has ``fold``, ``label`` and
-    ``score_<class>`` columns."""
+    ``score_<class>`` columns.
+
+    Each legend's AUROC is the fold's AUROC as the tables report it
+    (:func:`biocnn.evaluation.roc_auc`), not the area under the drawn curve, which is averaged
+    over classes on a grid of false positive rates and differs in the third decimal.
+    """
     grid = np.linspace(0.0, 1.0, 201)
     score_columns = [f"score_{name}" for name in class_names]
     classes = [1] if len(class_names) == 2 else range(len(class_names))
@@ -97,10 +105,17 @@ def plot_roc_folds(predictions, class_names, path):
                 curves.append(np.interp(grid, fpr, tpr))
         if curves:
             tpr = np.mean(curves, axis=0)
-            ax.plot(grid, tpr, lw=1.2, label=f"fold {fold} (AUROC {np.trapezoid(tpr, grid):.3f})")
+            ax.plot(grid, tpr, lw=1.2, label=f"fold {fold} (AUROC {_auroc_or_nan(labels, scores):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title("ROC per fold" + ("" if len(class_names) == 2 else " (macro one-vs-rest)"))
     ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, path)
+
+
+def _auroc_or_nan(labels, scores):
+    present = np.unique(labels)
+    if len(present) < scores.shape[1]:
+        return float("nan")
+    return evaluation.roc_auc(labels, scores)

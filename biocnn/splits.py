@@ -7,6 +7,12 @@ side of every split, so a model is never tested on the group it was trained on.
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
 
+from biocnn.errors import UserError
+
+#: What to try when a split lacks a class (the pipelines' flags; the API's arguments alike).
+MISSING_CLASS_FIX = ("choose another --split-seed, a larger --test-size or --val-size, fewer and larger "
+                     "groups (--group-column), or add samples of that class")
+
 
 def check_stratifiable(labels, n_splits, what="split", class_names=None):
     """Raise a ValueError naming every class with fewer than ``n_splits`` members.
@@ -99,3 +105,143 @@ def train_val_test_split(labels, test_size=0.2, val_size=0.1, groups=None, seed=
     inner_groups = None if groups is None else np.asarray(groups)[rest]
     train, val = holdout_split(labels[rest], val_size / (1.0 - test_size), inner_groups, seed + 1, class_names)
     return {"train": rest[train], "val": rest[val], "test": test}
+
+
+def class_count_table(labels, class_names=None):
+    """Per-split class counts as text: one row per class, one column per split.
+
+    Args:
+        labels: dict split -> (N,) integer labels.
+        class_names: names in label order (default: ``0 .. max label``).
+
+    Example:
+        >>> print(class_count_table({"train": [0, 0, 1], "test": [1]}, ["neg", "pos"]))
+        class  train   test
+        neg        2      0
+        pos        1      1
+    """
+    counts = _class_counts(labels, class_names)
+    names = _names(labels, class_names)
+    width = max(len("class"), *(len(n) for n in names))
+    columns = [max(len(split), 5) for split in counts]
+    lines = ["class".ljust(width) + "".join(f"  {split:>{w}}" for split, w in zip(counts, columns))]
+    for c, name in enumerate(names):
+        lines.append(name.ljust(width) + "".join(f"  {counts[split][c]:>{w}}" for split, w in zip(counts, columns)))
+    return "\n".join(lines)
+
+
+def _names(labels, class_names):
+    if class_names is not None:
+        return [str(n) for n in class_names]
+    top = max((int(np.max(y)) for y in labels.values() if len(y)), default=-1)
+    return [str(c) for c in range(top + 1)]
+
+
+def _class_counts(labels, class_names):
+    n = len(_names(labels, class_names))
+    return {split: np.bincount(np.asarray(y, dtype=np.int64).reshape(-1), minlength=n)[:n].tolist()
+            for split, y in labels.items()}
+
+
+def check_splits(labels=None, *, arrays=None, shapes=None, dtypes=None, ids=None, class_names=None,
+                 where="", verbose=True):
+    """Check data splits against each other before training; print the per-split class counts.
+
+    One check for every kind of input: array splits (``arrays``), or streamed and tabular ones
+    (``labels`` with the samples' ``shapes`` and ``dtypes``, read from file headers).
+
+    Args:
+        labels: dict split -> (N,) integer labels (not needed with ``arrays``).
+        arrays: dict split -> ``(x, y)`` arrays: labels, shapes and dtypes are taken from them.
+        shapes: dict split -> the shape of every sample (a list of tuples), or one shape for all.
+        dtypes: dict split -> the dtype of every sample (a list), or one dtype for all.
+        ids: dict split -> sample ids (file names, record ids), to name an offending sample.
+        class_names: names in label order (default ``0 .. max label``).
+        where: what the splits belong to, for messages (e.g. ``"fold 3"``).
+        verbose: print the class-count table.
+
+    Returns:
+        dict split -> list of class counts.
+
+    Raises:
+        UserError (a ValueError): a split lacks a class (the message gives every split's class
+            counts and the fix); or a sample's shape, channels or dtype differ from the first
+            training sample's (the message names the split and the first such sample).
+
+    Example:
+        >>> counts = check_splits(arrays={"train": (np.zeros((4, 3)), [0, 1, 0, 1]),
+        ...                               "test": (np.zeros((2, 3)), [0, 1])}, verbose=False)
+        >>> counts
+        {'train': [2, 2], 'test': [1, 1]}
+    """
+    if arrays is not None:
+        labels = {split: np.asarray(y) for split, (x, y) in arrays.items()}
+        shapes = {split: tuple(np.shape(x)[1:]) for split, (x, y) in arrays.items()}
+        dtypes = {split: np.asarray(x[:0]).dtype for split, (x, y) in arrays.items()}
+    if not labels:
+        raise ValueError("check_splits needs labels or arrays.")
+    prefix = f"{where}: " if where else ""
+    counts = _class_counts(labels, class_names)
+    names = _names(labels, class_names)
+    if verbose:
+        print((f"{where} " if where else "") + "class counts per split:\n" + class_count_table(labels, class_names),
+              flush=True)
+    missing = [f"{split} has no '{names[c]}'" for split, row in counts.items() for c, n in enumerate(row) if n == 0]
+    if missing:
+        table = "; ".join(f"{split}: " + ", ".join(f"{names[c]} {n}" for c, n in enumerate(row))
+                          for split, row in counts.items())
+        raise UserError(
+            f"{prefix}a split lacks a class ({', '.join(missing)}): a model cannot learn, select or be "
+            f"tested on a class a split does not hold. Class counts per split: {table}. "
+            f"To fix it, {MISSING_CLASS_FIX}."
+        )
+    _check_samples(shapes, "shape", prefix, ids)
+    _check_samples(dtypes, "dtype", prefix, ids)
+    return counts
+
+
+def _samples(value, what):
+    """``(per_sample_values, per_sample)``: a split's one value, or its list of per-sample values."""
+    if what == "shape":
+        if isinstance(value, (tuple, list)) and all(isinstance(v, (int, np.integer)) for v in value):
+            return [tuple(int(v) for v in value)], False
+        return [tuple(int(d) for d in v) for v in value], True
+    if isinstance(value, (str, np.dtype, type)):
+        return [np.dtype(value)], False
+    return [np.dtype(v) for v in value], True
+
+
+def _check_samples(values, what, prefix, ids):
+    """Every sample of every split has the first training sample's shape (or dtype)."""
+    if not values:
+        return
+    reference = None
+    for split in sorted(values, key=lambda split: split != "train"):  # training sets the standard
+        samples, per_sample = _samples(values[split], what)
+        for i, sample in enumerate(samples):
+            name = _sample_name(ids, split, i) if per_sample else f"the {split} samples"
+            if reference is None:
+                reference, reference_name = sample, f"{name} {'has' if per_sample else 'have'}"
+                continue
+            if sample == reference:
+                continue
+            if what == "shape" and len(sample) == len(reference) and sample[:-1] == reference[:-1]:
+                detail = (f": {sample[-1]} channels where the model is built for {reference[-1]} (convert "
+                          "every split to the same channels, e.g. all grey or all RGB)")
+            elif what == "shape":
+                detail = " (resize every split to one size, or crop or pad them alike)"
+            else:
+                detail = " (read and preprocess every split the same way)"
+            verb = "has" if per_sample else "have"
+            raise UserError(f"{prefix}the splits disagree: {name} {verb} {what} {_show(sample)} but "
+                            f"{reference_name} {_show(reference)}{detail}.")
+
+
+def _sample_name(ids, split, i):
+    if ids is not None and ids.get(split) is not None and i < len(ids[split]):
+        return f"{split} sample '{ids[split][i]}'"
+    return f"{split} sample {i + 1}"
+
+
+def _show(value):
+    return "(" + ", ".join(map(str, value)) + ")" if isinstance(value, tuple) else str(value)

@@ -7,10 +7,13 @@ that an interrupted run resumes where it stopped and ends with the same weights 
 uninterrupted one.
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -19,13 +22,30 @@ import tensorflow as tf
 
 from biocnn import distribute
 from biocnn import losses as losses_module
-from biocnn.distribute import loop, replicas
+from biocnn.distribute import is_chief_task, loop, replicas
 from biocnn.optimizers import MomentumSGD
-from biocnn.rundir import atomic_path, make_folder, write_json, write_text
+from biocnn.errors import UserError
+from biocnn.rundir import atomic_path, fingerprint, fingerprint_differences, make_folder, write_json, write_text
 
+#: The commit record of a checkpoint folder: the state of the last finished epoch, naming its
+#: weights file (model and optimizer) and the best epoch's, each with its SHA-256.
+STATE = "state.json"
+#: The commit record before the last one, kept (with its files) to fall back on.
+PREVIOUS_STATE = "state.previous.json"
+# The layout before checkpoints were committed as one unit (still read, to resume old runs).
 LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
-STATE = "state.json"
+
+
+def epoch_weights(epoch):
+    """The name of the weights file (model and optimizer variables) of ``epoch`` in a checkpoint
+    folder.
+
+    Example:
+        >>> epoch_weights(3)
+        'epoch-0003.weights.h5'
+    """
+    return f"epoch-{int(epoch):04d}.weights.h5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,10 +249,27 @@ def _to_python(value):
     return value
 
 
-class _Checkpointer(keras.callbacks.Callback):
-    """Records the history, keeps the best weights and writes what resume needs, each epoch."""
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-    def __init__(self, folder, monitor, config, stateful_callbacks, history, best, keep_in_memory=False):
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Records the history, keeps the best weights and commits what resume needs, each epoch.
+
+    A checkpoint is committed as one unit: the epoch's weights file (model and optimizer
+    variables) is written and flushed to disk under a new name, then ``state.json``, which
+    names it with its SHA-256, replaces the previous state in one atomic rename. The previous
+    state and its files are kept until the next commit (``state.previous.json``), so a torn or
+    damaged checkpoint falls back on the epoch before (:func:`load_checkpoint`). The best
+    epoch's weights are that epoch's file, kept while it is the best.
+    """
+
+    def __init__(self, folder, monitor, config, stateful_callbacks, history, best, keep_in_memory=False,
+                 data=None, previous=None):
         super().__init__()
         self.folder = folder
         self.monitor = monitor
@@ -242,6 +279,8 @@ class _Checkpointer(keras.callbacks.Callback):
         self.best = best  # {"value": ..., "epoch": ...}
         self.best_weights = None  # kept in memory when there is no folder, or when asked
         self.keep_in_memory = keep_in_memory or not folder
+        self.data = data
+        self.state = previous  # the last committed state (resume: the one restored)
         self._epoch_lr = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -252,58 +291,185 @@ class _Checkpointer(keras.callbacks.Callback):
         row["learning_rate"] = self._epoch_lr  # the rate used in this epoch, before any drop
         self.history.append(row)
         value = row.get(self.monitor)
-        if value is not None and (self.best["value"] is None or value < self.best["value"]):
+        improved = value is not None and (self.best["value"] is None or value < self.best["value"])
+        if improved:
             self.best.update(value=value, epoch=epoch + 1)
-            if self.folder:
-                with atomic_path(os.path.join(self.folder, BEST_WEIGHTS)) as tmp:
-                    self.model.save_weights(tmp)
             if self.keep_in_memory:
                 self.best_weights = self.model.get_weights()
         if self.folder:
-            self._save_last(epoch + 1)
+            self._commit(epoch + 1, improved)
 
-    def _save_last(self, epoch):
-        with atomic_path(os.path.join(self.folder, LAST_WEIGHTS)) as tmp:
+    def best_file(self):
+        """The path of the best epoch's weights in the checkpoint folder, or None."""
+        entry = ((self.state or {}).get("weights") or {}).get("best")
+        return os.path.join(self.folder, entry["file"]) if self.folder and entry else None
+
+    def _commit(self, epoch, improved):
+        name = epoch_weights(epoch)
+        with atomic_path(os.path.join(self.folder, name), fsync=True) as tmp:
             self.model.save_weights(tmp)
-        write_json(
-            os.path.join(self.folder, STATE),
-            {
-                "epoch": epoch,
-                "config": self.config.to_dict(),
-                "history": self.history,
-                "best": self.best,
-                "stopped": bool(self.model.stop_training),
-                "callbacks": {type(cb).__name__: cb.state() for cb in self.stateful},
-                "seed_generators": [
-                    np.asarray(g.state.numpy()).tolist() for g in replicas.seed_generators(self.model)
-                ],
-            },
-        )
+            digest = _sha256(tmp)  # here: on a worker that is not the chief, the file is discarded
+        last = {"file": name, "sha256": digest}
+        weights = {"last": last,
+                   "best": last if improved else ((self.state or {}).get("weights") or {}).get("best")}
+        state = {
+            "epoch": epoch,
+            "config": self.config.to_dict(),
+            "data": self.data,
+            "weights": weights,
+            "history": list(self.history),  # copies: the state kept as "previous" must not grow
+            "best": dict(self.best),
+            "stopped": bool(self.model.stop_training),
+            "callbacks": {type(cb).__name__: cb.state() for cb in self.stateful},
+            "seed_generators": [
+                np.asarray(g.state.numpy()).tolist() for g in replicas.seed_generators(self.model)
+            ],
+        }
+        if self.state is not None:
+            write_json(os.path.join(self.folder, PREVIOUS_STATE), self.state, fsync=True)
+        write_json(os.path.join(self.folder, STATE), state, fsync=True)  # the commit
+        self.state = state
+        self._prune()
+
+    def _prune(self):
+        # Keep the files of the current and previous states; remove older epochs' weights.
+        if not is_chief_task():
+            return  # the chief's folder: only the chief writes or removes there
+        keep = set()
+        for record in (self.state, _read_json(os.path.join(self.folder, PREVIOUS_STATE))):
+            for entry in ((record or {}).get("weights") or {}).values():
+                if entry:
+                    keep.add(entry["file"])
+        for name in os.listdir(self.folder):
+            if name.startswith("epoch-") and name.endswith(".weights.h5") and name not in keep:
+                os.remove(os.path.join(self.folder, name))
 
 
-def _load_state(folder, config):
-    path = os.path.join(folder, STATE)
-    if not os.path.exists(path):
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
         return None
-    with open(path) as f:
-        state = json.load(f)
+
+
+def _check_state(folder, state):
+    """Why the checkpoint ``state`` cannot be used (its weights missing or damaged), or None."""
+    weights = state.get("weights")
+    if weights is None:  # the layout before one-unit commits: no checksums to check
+        missing = [n for n in (LAST_WEIGHTS,) if not os.path.exists(os.path.join(folder, n))]
+        return f"{missing[0]} is missing" if missing else None
+    for role, entry in weights.items():
+        if not entry:
+            continue
+        path = os.path.join(folder, entry["file"])
+        if not os.path.exists(path):
+            return f"its {role} weights {entry['file']} are missing"
+        if _sha256(path) != entry["sha256"]:
+            return f"its {role} weights {entry['file']} do not match their checksum (a torn or damaged file)"
+    return None
+
+
+def load_checkpoint(folder):
+    """The last complete checkpoint in ``folder``: its state, with the weights checked.
+
+    ``state.json`` is used when its weights files are present and match their SHA-256; else the
+    state before it (``state.previous.json``), with a warning naming what was wrong.
+
+    Returns:
+        the state dict (``epoch``, ``history``, ``weights``: {"last", "best"} -> {"file", "sha256"},
+        ...), or None when ``folder`` holds no checkpoint.
+
+    Raises:
+        UserError: ``folder`` holds a checkpoint but neither it nor the previous one is complete.
+    """
+    problems = []
+    for name in (STATE, PREVIOUS_STATE):
+        path = os.path.join(folder, name)
+        try:
+            state = _read_json(path)
+        except ValueError as error:  # a truncated or damaged state file
+            problems.append(f"{name} cannot be read ({error})")
+            continue
+        if state is None:
+            continue
+        problem = _check_state(folder, state)
+        if problem is None:
+            if problems:
+                warnings.warn(
+                    f"The last checkpoint in '{folder}' is incomplete ({'; '.join(problems)}); "
+                    f"resuming from the one before it, epoch {state['epoch']}.",
+                    RuntimeWarning, stacklevel=2,
+                )
+            return state
+        problems.append(f"{name} (epoch {state.get('epoch')}): {problem}")
+    if problems:
+        raise UserError(
+            f"Cannot resume from '{folder}': no complete checkpoint ({'; '.join(problems)}). "
+            "Start the run again (--overwrite), or choose another --out."
+        )
+    return None
+
+
+def weights_file(folder, state, role="last"):
+    """The path of the ``"last"`` or ``"best"`` weights named by checkpoint ``state``.
+
+    Example:
+        >>> weights_file("/runs/a/checkpoints", {"weights": {"last": {"file": "epoch-0003.weights.h5"}}})
+        '/runs/a/checkpoints/epoch-0003.weights.h5'
+    """
+    weights = state.get("weights")
+    if weights is None:
+        return os.path.join(folder, LAST_WEIGHTS if role == "last" else BEST_WEIGHTS)
+    entry = weights.get(role)
+    return os.path.join(folder, entry["file"]) if entry else None
+
+
+def fingerprint_data(x, y=None, validation=None):
+    """The fingerprint (:func:`biocnn.rundir.fingerprint`) of array training and validation
+    data that :func:`fit` records in a checkpoint, or None for a ``tf.data`` input.
+
+    Example:
+        >>> sorted(fingerprint_data(np.zeros((4, 2)), np.arange(4)))
+        ['train[0]', 'train[1]']
+    """
+    if isinstance(x, tf.data.Dataset) or isinstance(validation, tf.data.Dataset):
+        return None
+    value = {"train": (x, y)}
+    if validation is not None:
+        value["validation"] = tuple(validation)
+    return fingerprint(value)
+
+
+def _load_state(folder, config, data=None):
+    state = load_checkpoint(folder)
+    if state is None:
+        return None
     # Only the epochs may change; a run may resume under another strategy (same results).
     saved = dict(state["config"], epochs=None, strategy=None)
     asked = dict(config.to_dict(), epochs=None, strategy=None)
     changed = {k: (saved.get(k), v) for k, v in asked.items() if saved.get(k) != v}
     if changed:
         listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        raise ValueError(
+        raise UserError(
             f"Cannot resume from '{folder}': the run was started with other settings "
             f"({listing}). Resume with the same settings (only epochs may change), or start a "
             "new run."
         )
+    if data is not None and state.get("data") is not None:
+        differences = fingerprint_differences(state["data"], data)
+        if differences:
+            raise UserError(
+                f"Cannot resume from '{folder}': the run was trained on other data "
+                f"({'; '.join(differences)}). Resume with the same data and split (only epochs may "
+                "change), or start a new run (another checkpoint folder, --overwrite or --out)."
+            )
     return state
 
 
 def _restore(model, folder, state, stateful_callbacks):
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(folder, LAST_WEIGHTS))
+    model.load_weights(weights_file(folder, state, "last"))
     for generator, value in zip(replicas.seed_generators(model), state["seed_generators"]):
         generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
     for cb in stateful_callbacks:
@@ -314,8 +480,10 @@ def _keep_best(model, checkpoint_dir, checkpointer):
     # Model selection: end with the weights of the best monitored epoch.
     if checkpointer.best_weights is not None:
         model.set_weights(checkpointer.best_weights)
-    elif checkpoint_dir and os.path.exists(os.path.join(checkpoint_dir, BEST_WEIGHTS)):
-        model.load_weights(os.path.join(checkpoint_dir, BEST_WEIGHTS))
+    elif checkpoint_dir and checkpointer.state is not None:
+        best = weights_file(checkpoint_dir, checkpointer.state, "best")
+        if best and os.path.exists(best):
+            model.load_weights(best)
 
 
 def with_augmentation(model, augmentation):
@@ -374,6 +542,7 @@ def fit(
     batch_transform=None,
     mixup=None,
     strategy=None,
+    data_fingerprint=None,
 ):
     """Train ``model`` with MomentumSGD, learning-rate drops, early stopping and resume.
 
@@ -408,12 +577,22 @@ def fit(
             and its trained weights are copied back: build ``model`` as usual, outside any scope.
             In a multi-worker cluster only the chief writes ``checkpoint_dir``; every worker
             resumes from it (it must be on a file system all workers share).
+        data_fingerprint: what identifies the training data, stored in the checkpoint: a resume
+            on other data is refused, naming what changed. Default: computed from array ``x``,
+            ``y`` and ``validation`` (:func:`fingerprint_data`); for a ``tf.data`` input pass one
+            (e.g. of the sample ids, labels and split), or nothing is checked. A dict of parts,
+            or any value :func:`biocnn.rundir.fingerprint` describes.
 
     Returns:
         A :class:`TrainingResult`; the model holds the weights of the best epoch.
 
     Raises:
-        ValueError: invalid data, or a resume whose settings differ from the saved run's.
+        ValueError: invalid data.
+        biocnn.errors.UserError (a ValueError): a resume whose settings or data differ from the
+            saved run's, or a checkpoint folder without a complete checkpoint.
+
+    Checkpoints are committed as one unit each epoch (see :func:`load_checkpoint`): a checkpoint
+    torn by a crash or damaged on disk is detected by its checksum and the one before it used.
 
     Array data is shuffled each epoch by a permutation drawn from ``(config.seed, epoch)``, so
     an interrupted run that resumes ends with the same weights as an uninterrupted one.
@@ -428,6 +607,10 @@ def fit(
         2
     """
     config = config or TrainingConfig()
+    if data_fingerprint is None and checkpoint_dir:
+        data_fingerprint = fingerprint_data(x, y, validation)
+    elif data_fingerprint is not None and not isinstance(data_fingerprint, dict):
+        data_fingerprint = fingerprint(data_fingerprint)
     strategy = distribute.get_strategy(config.strategy) if strategy is None else strategy
     default = distribute.is_default(strategy)
     verbose = verbose if distribute.is_chief(strategy) else 0  # progress from the chief only
@@ -438,10 +621,12 @@ def fit(
                       _steps_per_call(x, config, callbacks, default))
     monitor = "val_loss" if validation is not None else "loss"
     stateful = _stateful_callbacks(config, monitor)
-    history, best, first_epoch, stopped = _resume_state(trainer, strategy, checkpoint_dir, resume,
-                                                         config, stateful, verbose)
+    state = _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, verbose,
+                          data_fingerprint)
+    history, best = (state["history"], state["best"]) if state else ([], {"value": None, "epoch": 0})
+    first_epoch, stopped = (state["epoch"], bool(state["stopped"])) if state else (0, False)
     checkpointer = _Checkpointer(checkpoint_dir, monitor, config, stateful, history, best,
-                                 keep_in_memory=not default)
+                                 keep_in_memory=not default, data=data_fingerprint, previous=state)
     if first_epoch < config.epochs and not stopped:
         train, steps = _training_batches(x, y, config, first_epoch, batch_transform)
         run = _keras_fit if default else _distributed_fit
@@ -503,20 +688,23 @@ def _stateful_callbacks(config, monitor):
     return stateful
 
 
-def _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, verbose):
-    """``(history, best, first_epoch, stopped)`` of the run in ``checkpoint_dir``, restored
-    into ``trainer``; a fresh start when there is none (or ``resume`` is False)."""
+def _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, verbose, data):
+    """The checkpoint state of the run in ``checkpoint_dir``, restored into ``trainer``; None
+    for a fresh start (no checkpoint, or ``resume`` False)."""
     state = None
     if checkpoint_dir:
         make_folder(checkpoint_dir)
-        state = _load_state(checkpoint_dir, config) if resume else None
+        state = _load_state(checkpoint_dir, config, data) if resume else None
+        if state is None and distribute.is_chief(strategy) and os.path.isdir(checkpoint_dir):
+            with contextlib.suppress(FileNotFoundError):  # a fresh start: no older state to fall back on
+                os.remove(os.path.join(checkpoint_dir, PREVIOUS_STATE))
     if state is None:
-        return [], {"value": None, "epoch": 0}, 0, False
+        return None
     with distribute.scope(strategy):
         _restore(trainer, checkpoint_dir, state, stateful)
     if verbose:
         print(f"Resuming from epoch {state['epoch']} of {config.epochs} ({checkpoint_dir})")
-    return state["history"], state["best"], state["epoch"], bool(state["stopped"])
+    return state
 
 
 def _training_batches(x, y, config, first_epoch, batch_transform):

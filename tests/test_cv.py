@@ -153,3 +153,58 @@ def test_ensemble_is_the_mean_of_the_fold_models():
     x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
     expected = (models[0].predict(x, verbose=0) + models[1].predict(x, verbose=0)) / 2
     np.testing.assert_allclose(cv.ensemble(models).predict(x, verbose=0), expected, rtol=1e-5)
+
+
+# --- Numbers in figures and intervals (issue 18, item 8) --------------------------------------
+
+def _oof(fold_aurocs_wanted=(0.35, 1.0, 0.6), n=40, seed=0):
+    """Out-of-fold predictions of 3 folds whose AUROCs differ widely (few, unequal folds)."""
+    rng = np.random.default_rng(seed)
+    labels, scores, folds = [], [], []
+    for k, separation in enumerate(fold_aurocs_wanted, start=1):
+        y = np.tile([0, 1], n // 2)
+        s = rng.random(n) + (separation - 0.5) * 3 * y
+        p = 1 / (1 + np.exp(-(s - s.mean())))
+        labels.append(y), scores.append(np.stack([1 - p, p], 1)), folds.append(np.full(n, k))
+    return np.concatenate(labels), np.concatenate(scores), np.concatenate(folds)
+
+
+def test_the_auroc_interval_stays_in_0_1_where_the_t_interval_leaves_it():
+    from sklearn.metrics import roc_auc_score
+
+    labels, scores, folds = _oof()
+    per_fold = [roc_auc_score(labels[folds == k], scores[folds == k, 1]) for k in (1, 2, 3)]
+    t = cv.mean_sd_ci(per_fold)
+    assert t["ci_low"] < 0.0 or t["ci_high"] > 1.0  # the reported failure: e.g. -0.174 to 1.092
+    import pandas as pd
+
+    table = pd.DataFrame({"fold": folds, "label": labels, "score_0": scores[:, 0], "score_1": scores[:, 1]})
+    summary = cv.summarize_folds(per_fold, "auroc", table)
+    assert 0.0 <= summary["ci_low"] <= summary["mean"] <= summary["ci_high"] <= 1.0
+    assert summary["mean"] == pytest.approx(np.mean(per_fold)) and summary["sd"] == pytest.approx(t["sd"])
+    # within [min, max] of what a resample can reach, and repeatable
+    assert summary["ci_low"] >= min(per_fold) - 0.1 and summary["ci_high"] <= max(per_fold)
+    assert cv.bootstrap_ci(labels, scores, folds, "auroc") == cv.bootstrap_ci(labels, scores, folds, "auroc")
+    assert cv.summarize_folds([1.0, 2.0, 3.0], "loss", table) == cv.mean_sd_ci([1.0, 2.0, 3.0])
+
+
+def test_the_fold_roc_legend_says_what_the_table_says(monkeypatch, tmp_path):
+    import pandas as pd
+
+    from biocnn import evaluation, plots
+
+    rng = np.random.default_rng(3)
+    n = 60  # three classes: the legend used the area of the grid-averaged curve, not the AUROC
+    labels = np.repeat([0, 1, 2], n // 3)
+    scores = rng.dirichlet([1, 1, 1], size=n) + np.eye(3)[labels] * 0.3
+    scores /= scores.sum(1, keepdims=True)
+    table = pd.DataFrame({"fold": np.tile([1, 2], n // 2), "label": labels,
+                          **{f"score_{c}": scores[:, i] for i, c in enumerate("abc")}})
+    captured = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: captured.setdefault("fig", fig))
+    plots.plot_roc_folds(table, ["a", "b", "c"], str(tmp_path / "roc.png"))
+    legend = [t.get_text() for t in captured["fig"].axes[0].get_legend().get_texts()]
+    for k in (1, 2):
+        part = table[table["fold"] == k]
+        metric = evaluation.classification_metrics(part["label"], part[["score_a", "score_b", "score_c"]])["auroc"]
+        assert f"fold {k} (AUROC {metric:.3f})" in legend

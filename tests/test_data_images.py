@@ -382,3 +382,13 @@ def test_group_aware_split_keeps_smears_together_and_predefined_splits_are_kept(
     table = table_from_csv(_csv(tmp_path / "u.csv", "path,label,split\n" + "\n".join(only_a_in_train) + "\n"))
     with pytest.raises(ValueError, match=r"'b' \(1 in test\) have no training samples"):
         split_table(table)
+
+
+def test_a_semicolon_or_cp1252_image_table_is_named(tmp_path):
+    _tree(tmp_path, {"a": 1})
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['path', 'label'\]\. The header is one column, "
+                                         r"'path;label': the table seems separated by semicolons"):
+        table_from_csv(_csv(tmp_path / "t.csv", "path;label\na/0.png;a\n"))
+    (tmp_path / "w.csv").write_bytes("path,label\na/0.png,Zelle ä\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"w\.csv: not a readable CSV table .*It looks like Windows-1252 \(cp1252\) text"):
+        table_from_csv(tmp_path / "w.csv")

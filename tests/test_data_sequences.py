@@ -328,3 +328,36 @@ def test_bed_sequences_one_hot_encode(tmp_path, bed):
     x = one_hot(records["sequence"], length=5)
     np.testing.assert_array_equal(x[1], reverse_complement(x[0]))  # + and - of one interval
     assert isinstance(records, pd.DataFrame)
+
+
+# --------------------------------------------------------------------------------------------
+# Hints that name the real problem (issue 18, item 8)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_semicolon_separated_table_is_named_not_sent_to_id_column(tmp_path):
+    fasta = _write(tmp_path / "s.fa", FASTA)
+    labels = _write(tmp_path / "l.csv", "id;label\nr1;pos\nr2;neg\nr3;pos\n")
+    with pytest.raises(ValueError, match=r"l\.csv: no column 'id'; the columns are: id;label\. The header is one "
+                                         r"column, 'id;label': the table seems separated by semicolons \(';'\)\. "
+                                         r"Save it comma- or tab-separated") as error:
+        read_fasta_with_labels(fasta, labels)
+    assert "--id-column" not in str(error.value)
+
+
+def test_a_cp1252_table_is_named_as_cp1252(tmp_path):
+    fasta = _write(tmp_path / "s.fa", FASTA)
+    labels = _write(tmp_path / "l.csv", "id,label\nr1,Zelltyp ä\nr2,Zelltyp ö\nr3,ä\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"l\.csv: not UTF-8 text \(byte 21\)\. It looks like Windows-1252 \(cp1252\) "
+                                         r"text \('\.\.\.1,Zelltyp ä'\): save it as UTF-8") as error:
+        read_fasta_with_labels(fasta, labels)
+    assert "not a text" not in str(error.value)
+
+
+def test_labels_without_a_sequence_are_reported(tmp_path):
+    fasta = _write(tmp_path / "s.fa", FASTA)
+    labels = _write(tmp_path / "l.csv", "id,label\nr1,pos\nr2,neg\nr3,pos\nr4,neg\nr_5,pos\n")
+    with pytest.warns(UserWarning, match=r"l\.csv: 2 of 5 labelled ids have no sequence in .*s\.fa: 'r4', 'r_5'\. "
+                                         r"They are left out\."):
+        records = read_fasta_with_labels(fasta, labels)
+    assert records["id"].tolist() == ["r1", "r2", "r3"]

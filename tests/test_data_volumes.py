@@ -436,3 +436,19 @@ def test_not_a_volume(tmp_path):
         read_volume(tmp_path / "x.mha")
     with pytest.raises(FileNotFoundError, match="No such NIfTI file"):
         read_volume(tmp_path / "none.nii")
+
+
+def test_a_wrong_labels_key_is_not_told_to_use_key(tmp_path):
+    with h5py.File(tmp_path / "ct.h5", "w") as f:
+        f["volumes"] = numbered_volumes(2)
+        f["labels"] = np.array([0, 1])
+    with pytest.raises(ValueError, match=r"no dataset or group 'label'\. The file holds: .*'labels' \(2,\) int64.*\. "
+                                         r"Pass one of these as the key \(--labels-key\)\.") as error:
+        read_hdf5_array(tmp_path / "ct.h5", "label", flag="--labels-key")
+    assert "(--key)" not in str(error.value)
+    with pytest.raises(ValueError, match=r"no dataset or group 'label'\..* Name one of these instead\.") as error:
+        read_hdf5_array(tmp_path / "ct.h5", "label")
+    assert "--key" not in str(error.value)
+    (tmp_path / "t.csv").write_text("path;label\nv.npy;a\n")
+    with pytest.raises(ValueError, match=r"The header is one column, 'path;label': the table seems separated by semicolons"):
+        volume_table_from_csv(tmp_path / "t.csv")

@@ -67,8 +67,10 @@ def test_only_the_chief_writes_files(monkeypatch, tmp_path):
 
 
 def test_a_worker_leaves_the_run_directory_to_the_chief(monkeypatch, tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.json").write_text("{}")  # the chief's run, started already
+    chief_run = rundir.RunDirectory(tmp_path / "run")  # the chief's run, started already
+    chief_run.write_json("config.json", {})
+    chief_run.write_json("metrics.json", {})
+    chief_run.close()
     _tf_config(monkeypatch, "worker", 1)
     run = rundir.RunDirectory(tmp_path / "run")  # a chief would refuse (no --overwrite/--resume)
     assert not run.resumed and run.file("config.json") == str(tmp_path / "run" / "config.json")
@@ -276,3 +278,61 @@ def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-7)
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
     assert len(open(tmp_path / "run" / "history.csv").read().splitlines()) == 1 + 5
+
+
+# -- a worker that never starts (issue 18, item 7) ---------------------------------------------
+
+def _cluster_with_a_missing_worker(monkeypatch):
+    own, missing = _free_ports(2)  # nobody listens on ``missing``
+    _tf_config_json = {"cluster": {"worker": [f"localhost:{own}", f"localhost:{missing}"]},
+                       "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(_tf_config_json))
+    return missing
+
+
+def test_waiting_for_a_worker_that_never_starts_times_out_with_a_message(monkeypatch):
+    from biocnn.distribute import cluster
+    from biocnn.errors import UserError
+
+    missing = _cluster_with_a_missing_worker(monkeypatch)
+    monkeypatch.setenv("BIOCNN_PEER_TIMEOUT", "1")
+    with pytest.raises(UserError, match=rf"--strategy multiworker: worker 1 \(localhost:{missing}\) did not answer "
+                                        r"within 1 s\. Start the same command on every machine.*BIOCNN_PEER_TIMEOUT"):
+        cluster.wait_for_peers(poll=0.1)
+    monkeypatch.setenv("BIOCNN_PEER_TIMEOUT", "soon")
+    with pytest.raises(UserError, match="BIOCNN_PEER_TIMEOUT must be a positive number of seconds, received 'soon'"):
+        cluster.wait_for_peers()
+
+
+def test_a_peer_that_listens_is_found(monkeypatch):
+    from biocnn.distribute import cluster
+
+    peer = socket.socket()
+    peer.bind(("localhost", 0))
+    peer.listen(1)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({
+        "cluster": {"worker": [f"localhost:{_free_ports(1)[0]}", f"localhost:{peer.getsockname()[1]}"]},
+        "task": {"type": "worker", "index": 0}}))
+    try:
+        cluster.wait_for_peers(timeout=5, poll=0.1)  # returns at once
+    finally:
+        peer.close()
+
+
+def test_the_wait_for_peers_honours_sigterm(monkeypatch, capsys):
+    import signal
+    import threading
+
+    from biocnn.distribute import cluster
+
+    _cluster_with_a_missing_worker(monkeypatch)
+    # SIGTERM from another thread once the wait has begun (TensorFlow's own wait ignored it).
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.run_main(lambda argv: cluster.wait_for_peers(timeout=60, poll=0.05, report_every=0.2))
+    finally:
+        timer.cancel()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130 and "waiting for worker 1 (localhost:" in err and "interrupted" in err

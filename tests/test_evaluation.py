@@ -73,3 +73,20 @@ def test_class_names_must_match_the_outputs():
 
     with pytest.raises(ValueError, match=r"1 class names \(EI\) for a model with 3 outputs"):
         per_class_metrics([0, 0], [[0.5, 0.3, 0.2], [0.6, 0.2, 0.2]], ["EI"])
+
+
+def test_roc_auc_and_average_precision_equal_scikit_learn_with_ties():
+    from sklearn import metrics as skm
+
+    from biocnn import evaluation
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        n, c = int(rng.integers(4, 40)), int(rng.integers(2, 5))
+        y = np.r_[np.arange(c), rng.integers(0, c, n)]
+        s = rng.random((len(y), c)).round(1)  # many ties
+        one_hot = np.eye(c)[y]
+        auc = skm.roc_auc_score(y, s[:, 1]) if c == 2 else skm.roc_auc_score(one_hot, s, average="macro")
+        ap = skm.average_precision_score(y, s[:, 1]) if c == 2 else skm.average_precision_score(one_hot, s, average="macro")
+        assert evaluation.roc_auc(y, s) == pytest.approx(auc, abs=1e-12)
+        assert evaluation.average_precision(y, s) == pytest.approx(ap, abs=1e-12)

@@ -1,6 +1,8 @@
+import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from biocnn.rundir import RunDirectory, atomic_path, write_json
@@ -14,7 +16,9 @@ def test_new_run_directory_is_created(tmp_path):
 
 
 def test_existing_run_is_not_overwritten_without_the_flag(tmp_path):
-    RunDirectory(tmp_path / "run").write_json("config.json", {"seed": 1})
+    run = RunDirectory(tmp_path / "run")
+    run.write_json("config.json", {"seed": 1})
+    run.write_text("history.csv", "epoch\n1\n")  # a run that trained: more than its config
     with pytest.raises(FileExistsError, match=r"already holds a run. Pass --overwrite to replace it, --resume"):
         RunDirectory(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"seed": 1}
@@ -59,3 +63,151 @@ def test_json_has_no_nan(tmp_path):
 
     write_json(tmp_path / "m.json", {"auroc": float("nan"), "n": np.int64(3), "x": np.float32(0.5)})
     assert json.loads((tmp_path / "m.json").read_text()) == {"auroc": None, "n": 3, "x": 0.5}
+
+
+# --- A run knows what it is (issue 18, item 1) ------------------------------------------------
+
+from biocnn import rundir  # noqa: E402
+from biocnn.errors import UserError  # noqa: E402
+
+
+def _finished_run(path):
+    run = RunDirectory(path)
+    run.write_json("config.json", {"seed": 1})
+    run.folder("checkpoints")
+    run.write_text("checkpoints/state.json", "{}")
+    run.write_text("metrics.json", "{}")
+    run.close()
+    return run
+
+
+def test_a_users_project_folder_with_a_config_json_survives_overwrite_and_resume(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"mine": true}')
+    (project / "annotations.csv").write_text("id,label\n")
+    for flags in ({"overwrite": True}, {"resume": True}, {}):
+        with pytest.raises(FileExistsError, match=r"does not hold a biocnn run \(no biocnn_run.json; it holds "
+                                                  r"annotations.csv, config.json\).*written by another program"):
+            RunDirectory(project, **flags)
+    assert sorted(os.listdir(project)) == ["annotations.csv", "config.json"]
+    assert (project / "config.json").read_text() == '{"mine": true}'
+
+
+def test_overwrite_removes_only_what_the_run_wrote(tmp_path):
+    run = _finished_run(tmp_path / "run")
+    assert sorted(run.manifest()) == ["checkpoints/state.json", "config.json", "metrics.json"]
+    (tmp_path / "run" / "notes.txt").write_text("my notes")  # a user's file inside the run
+    (tmp_path / "run" / "checkpoints" / "keep.txt").write_text("mine too")
+    again = RunDirectory(tmp_path / "run", overwrite=True)
+    assert sorted(os.listdir(again.path)) == ["checkpoints", "notes.txt"]
+    assert os.listdir(again.file("checkpoints")) == ["keep.txt"]
+
+
+def test_resume_into_an_empty_folder_or_an_unstarted_run_starts_afresh(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert not RunDirectory(tmp_path / "empty", resume=True).resumed
+    first = RunDirectory(tmp_path / "cv")  # a fold job that has written only its config so far
+    first.write_json("config.json", {})
+    second = RunDirectory(tmp_path / "cv", resume=True)  # another fold job of the same run
+    assert not second.resumed and os.path.exists(second.file("config.json"))  # nothing removed
+    second.write_text("fold_2.txt", "")
+    first.write_text("fold_1.txt", "")  # the manifests of both jobs are merged on disk
+    assert sorted(RunDirectory(tmp_path / "cv", resume=True).manifest()) == ["config.json", "fold_1.txt", "fold_2.txt"]
+
+
+def test_an_unstarted_run_does_not_block_the_rerun_and_leaves_no_folder(tmp_path):
+    earlier = rundir.open_runs()  # other tests' runs
+    run = RunDirectory(tmp_path / "runs" / "a")
+    run.write_json("config.json", {"seed": 1})  # then training failed before its first epoch
+    rerun = RunDirectory(tmp_path / "runs" / "a")  # no --overwrite needed
+    assert os.listdir(rerun.path) == [] and not rerun.resumed
+    rerun.write_json("config.json", {"seed": 2})
+    assert rundir.discard_unstarted(keep=earlier) == [rerun.path]
+    assert not os.path.exists(tmp_path / "runs" / "a")  # the folder it created is gone
+    finished = _finished_run(tmp_path / "runs" / "b")
+    assert rundir.discard_unstarted(keep=earlier) == [] and os.path.exists(finished.file("metrics.json"))
+
+
+def test_resume_refuses_other_data_and_names_what_changed(tmp_path):
+    labels, ids = np.array([0, 1, 0, 1]), np.array(["r1", "r2", "r3", "r4"])
+    run = RunDirectory(tmp_path / "run")
+    run.check_or_record_fingerprints(data={"ids": ids, "labels": labels, "split": {"test": [2, 3]}},
+                                     settings={"test_size": 0.2, "learning_rate": 0.01})
+    run.write_text("history.csv", "epoch\n1\n")
+    run.close()
+    resumed = RunDirectory(tmp_path / "run", resume=True)
+    assert resumed.resumed
+    with pytest.raises(UserError, match=r"its data differ: split.test: \[2, 3\] -> \[1, 3\]\. Resume with the same"):
+        resumed.check_or_record_fingerprints(data={"ids": ids, "labels": labels, "split": {"test": [1, 3]}},
+                                             settings={"test_size": 0.3, "learning_rate": 0.01})
+    with pytest.raises(UserError, match=r"its settings differ: test_size: 0.2 -> 0.3"):
+        resumed.check_or_record_fingerprint("settings", {"test_size": 0.3, "learning_rate": 0.01})
+    with pytest.raises(UserError, match=r"its data differ: labels: \(4,\) int64 #\w+ -> \(4,\) int64 #\w+"):
+        resumed.check_or_record_fingerprint("data", {"ids": ids, "labels": 1 - labels, "split": {"test": [2, 3]}})
+    resumed.check_or_record_fingerprint("data", {"ids": ids, "labels": labels, "split": {"test": [2, 3]}})
+
+
+def test_files_and_folders_follow_the_umask(tmp_path):
+    old = os.umask(0o002)  # a group-shared server
+    try:
+        run = RunDirectory(tmp_path / "run")
+        run.write_text("metrics.json", "{}")
+        folder = run.folder("checkpoints/head")
+    finally:
+        os.umask(old)
+    assert os.stat(run.file("metrics.json")).st_mode & 0o777 == 0o664
+    assert os.stat(run.file(rundir.MARKER)).st_mode & 0o777 == 0o664
+    assert os.stat(folder).st_mode & 0o777 == 0o775
+
+
+def test_out_below_a_regular_file_is_one_line(tmp_path):
+    (tmp_path / "results").write_text("a file")
+    with pytest.raises(UserError, match=r"Cannot create the folder .*results/run': .*results' is a file, not a folder"):
+        RunDirectory(tmp_path / "results" / "run")
+
+
+def test_a_run_of_a_newer_schema_is_not_touched(tmp_path):
+    (tmp_path / rundir.MARKER).write_text('{"biocnn_run": 99, "files": ["x"]}')
+    (tmp_path / "x").write_text("x")
+    with pytest.raises(UserError, match="run of a newer biocnn"):
+        RunDirectory(tmp_path, overwrite=True)
+    assert (tmp_path / "x").exists()
+
+
+def test_resume_with_another_split_is_refused_before_config_json_is_rewritten(tmp_path):
+    # --resume with another --test-size was accepted, trained on former test samples, and
+    # rewrote config.json so that the record hid it.
+    import keras
+
+    from biocnn import experiment
+    from biocnn.splits import train_val_test_split
+    from biocnn.training import TrainingConfig, set_seed
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+
+    def splits(test_size):
+        parts = train_val_test_split(y, test_size=test_size, val_size=0.2, seed=0)
+        return {k: (x[v], y[v]) for k, v in parts.items()}
+
+    def model():
+        set_seed(1)
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+
+    config = TrainingConfig(epochs=1, batch_size=16)
+    run = RunDirectory(tmp_path / "run")
+    experiment.train_and_evaluate(run, model(), splits(0.2), config, arguments={"test_size": 0.2}, verbose=0)
+    run.close()
+    before = (tmp_path / "run" / "config.json").read_text()
+    resumed = RunDirectory(tmp_path / "run", resume=True)
+    with pytest.raises(UserError, match=r"Cannot resume the run in .*: its data differ: splits.test\[0\]: \(12, 4\) "
+                                        r"float32 #\w+ -> \(18, 4\) float32 #\w+; splits.test\[1\]"):
+        experiment.train_and_evaluate(resumed, model(), splits(0.3), dataclasses.replace(config, epochs=2),
+                                      arguments={"test_size": 0.3}, verbose=0)
+    assert (tmp_path / "run" / "config.json").read_text() == before
+    # the same split with more epochs continues
+    result = experiment.train_and_evaluate(resumed, model(), splits(0.2), dataclasses.replace(config, epochs=2),
+                                           arguments={"test_size": 0.2}, verbose=0)
+    assert result.training.resumed_from == 1

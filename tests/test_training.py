@@ -1,4 +1,6 @@
+import dataclasses
 import json
+import warnings
 import os
 
 import keras
@@ -82,8 +84,8 @@ def test_resume_after_interruption_gives_the_same_final_weights(tmp_path):
     for m in (last_ref, last_res):
         training.compile_model(m, CONFIG)
         m.optimizer.build(m.trainable_variables)
-    last_ref.load_weights(tmp_path / "a" / "last.weights.h5")
-    last_res.load_weights(tmp_path / "b" / "last.weights.h5")
+    last_ref.load_weights(training.weights_file(str(tmp_path / "a"), training.load_checkpoint(tmp_path / "a")))
+    last_res.load_weights(training.weights_file(str(tmp_path / "b"), training.load_checkpoint(tmp_path / "b")))
     for a, b in zip(last_ref.optimizer.variables, last_res.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
@@ -172,7 +174,9 @@ def test_checkpoint_files_are_complete(tmp_path):
     x, y = _data()
     training.fit(_model(), x, y, config=TrainingConfig(epochs=1, batch_size=8),
                  checkpoint_dir=str(tmp_path), verbose=0)
-    assert sorted(os.listdir(tmp_path)) == ["best.weights.h5", "last.weights.h5", "state.json"]
+    assert sorted(os.listdir(tmp_path)) == ["epoch-0001.weights.h5", "state.json"]
+    state = training.load_checkpoint(tmp_path)
+    assert state["weights"]["last"] == state["weights"]["best"]  # epoch 1 is the best so far
 
 
 @pytest.mark.parametrize(
@@ -273,3 +277,78 @@ def test_mixup_in_the_training_step_keeps_validation_metrics_right_and_resumes(t
     np.testing.assert_allclose(again.history["loss"], result.history["loss"], rtol=1e-6)
     for a, b in zip(model.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_resume_on_other_data_is_refused_and_names_the_change(tmp_path):
+    # fit(checkpoint_dir=...) called again on other data used to return the first run's weights.
+    x, y = _data()
+    config = TrainingConfig(epochs=1, batch_size=8)
+    training.fit(_model(), x, y, (x[:8], y[:8]), config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    other_x, other_y = _data(40, seed=5)
+    with pytest.raises(ValueError, match=r"trained on other data \(train\[0\]: \(48, 6\) float32 #\w+ -> "
+                                         r"\(40, 6\) float32 #\w+; train\[1\]"):
+        training.fit(_model(), other_x, other_y, (x[:8], y[:8]), config=config,
+                     checkpoint_dir=str(tmp_path), verbose=0)
+    with pytest.raises(ValueError, match=r"other data \(validation\[1\]"):
+        training.fit(_model(), x, y, (x[:8], 1 - y[:8]), config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    # Same data, more epochs: allowed.
+    more = training.fit(_model(), x, y, (x[:8], y[:8]), config=TrainingConfig(epochs=2, batch_size=8),
+                        checkpoint_dir=str(tmp_path), verbose=0)
+    assert more.resumed_from == 1 and len(more.history) == 2
+
+
+def test_a_given_data_fingerprint_is_checked(tmp_path):
+    x, y = _data()
+    config = TrainingConfig(epochs=1, batch_size=8)
+    training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path), verbose=0,
+                 data_fingerprint={"ids": ["a", "b"], "test_size": 0.2})
+    with pytest.raises(ValueError, match=r"other data \(test_size: 0.2 -> 0.3\)"):
+        training.fit(_model(), x, y, config=config, checkpoint_dir=str(tmp_path), verbose=0,
+                     data_fingerprint={"ids": ["a", "b"], "test_size": 0.3})
+
+
+@pytest.mark.parametrize("damage, resumed_from", [("crash_before_commit", 3), ("truncated_weights", 2),
+                                                   ("both_damaged", None)])
+def test_a_torn_checkpoint_falls_back_on_the_previous_one_and_resume_stays_exact(tmp_path, damage, resumed_from):
+    x, y = _data()
+    ref = training.fit(_model(), x, y, config=CONFIG, checkpoint_dir=str(tmp_path / "a"), verbose=0)
+    folder = tmp_path / "b"
+    training.fit(_model(), x, y, config=dataclasses.replace(CONFIG, epochs=3), checkpoint_dir=str(folder), verbose=0)
+    state = training.load_checkpoint(folder)
+    last = folder / state["weights"]["last"]["file"]
+    previous = folder / json.loads((folder / "state.previous.json").read_text())["weights"]["last"]["file"]
+    if damage == "crash_before_commit":  # epoch 4's weights on disk, the state not yet committed
+        (folder / training.epoch_weights(4)).write_bytes(last.read_bytes()[:100])
+    if damage in ("truncated_weights", "both_damaged"):  # a disk fault, a copy cut short
+        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    if damage == "both_damaged":
+        previous.write_bytes(b"")
+        with pytest.raises(ValueError, match=r"Cannot resume from .*: no complete checkpoint \(state.json \(epoch 3\): "
+                                             r"its last weights epoch-0003.weights.h5 do not match their checksum"):
+            training.fit(_model(seed=7), x, y, config=CONFIG, checkpoint_dir=str(folder), verbose=0)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = training.fit(_model(seed=7), x, y, config=CONFIG, checkpoint_dir=str(folder), verbose=0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    if resumed_from == 2:
+        assert any("is incomplete" in m and "do not match their checksum" in m and "epoch 2" in m for m in messages)
+    assert result.resumed_from == resumed_from
+    np.testing.assert_allclose(result.history["loss"], ref.history["loss"], rtol=1e-6)
+
+
+def test_only_the_current_and_previous_checkpoints_are_kept(tmp_path):
+    x, y = _data()
+    training.fit(_model(), x, y, (x, y), config=dataclasses.replace(CONFIG, epochs=4, lr_drop_patience=5),
+                 checkpoint_dir=str(tmp_path), verbose=0)
+    state = training.load_checkpoint(tmp_path)
+    kept = {f for f in os.listdir(tmp_path) if f.endswith(".weights.h5")}
+    previous = json.loads((tmp_path / "state.previous.json").read_text())
+    expected = {e["file"] for s in (state, previous) for e in s["weights"].values()}
+    assert kept == expected and "epoch-0004.weights.h5" in kept and "epoch-0003.weights.h5" in kept
+    # the kept best weights are those of the best validation epoch
+    best = _model()
+    training.compile_model(best, CONFIG)
+    best.optimizer.build(best.trainable_variables)
+    best.load_weights(training.weights_file(str(tmp_path), state, "best"))
+    assert state["weights"]["best"]["file"] == training.epoch_weights(state["best"]["epoch"])

@@ -16,9 +16,9 @@ import pandas as pd
 from biocnn import evaluation, plots, training
 from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
-from biocnn.cv.stats import mean_sd_ci
+from biocnn.cv.stats import summarize_folds
 from biocnn.rundir import make_folder, save_model, write_json, write_text
-from biocnn.splits import holdout_split
+from biocnn.splits import check_splits, holdout_split
 from biocnn.training import TrainingConfig
 
 METRICS = ("accuracy", "loss", "auroc", "auprc")
@@ -100,6 +100,7 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
         return
     make_folder(folder)
     train, val, test = ((x[fold[s]], y[fold[s]]) for s in ("train", "val", "test"))
+    check_splits(arrays={"train": train, "val": val, "test": test}, class_names=class_names, where=f"fold {k + 1}", verbose=bool(verbose))
     params = {}
     if search_space:
         trials, params = search_module.search(build_model, train, val, search_space, config, n_iter,
@@ -230,7 +231,7 @@ def collect(out_dir, class_names=None):
     predictions = pd.concat(tables, ignore_index=True).sort_values("index").reset_index(drop=True)
     score_columns = [c for c in predictions.columns if c.startswith("score_")]
     names = class_names or [c[len("score_"):] for c in score_columns]
-    summary = {m: mean_sd_ci(folds[m].tolist()) for m in METRICS}
+    summary = {m: summarize_folds(folds[m].tolist(), m, predictions) for m in METRICS}
     pooled = evaluation.classification_metrics(predictions["label"].to_numpy(), predictions[score_columns].to_numpy())
     write_text(os.path.join(out_dir, "cv_folds.csv"), folds.to_csv(index=False))
     write_text(os.path.join(out_dir, "oof_predictions.csv"), predictions.to_csv(index=False))

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from biocnn.data.images import IMAGE_EXTENSIONS, is_image_file, load_image, probe_image
 from biocnn.splits import train_val_test_split
+from biocnn.data.table_hints import separator_hint, table_problem
 
 SPLIT_NAMES = ("train", "val", "test")
 _REQUIRED_COLUMNS = ("path", "label")
@@ -217,9 +218,11 @@ def _read_csv(path):
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable CSV table ({error}).") from error
+        raise ValueError(f"{path}: not a readable CSV table ({error}).{table_problem(error)}") from error
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in _REQUIRED_COLUMNS if c not in frame.columns]
+    if missing and separator_hint(frame.columns):
+        raise ValueError(f"{path}: missing column(s) {missing}.{separator_hint(frame.columns)}")
     if missing:
         raise ValueError(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}. Expected a header "

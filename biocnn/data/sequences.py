@@ -30,6 +30,7 @@ from Bio.SeqIO.FastaIO import SimpleFastaParser
 from Bio.SeqIO.QualityIO import FastqGeneralIterator
 
 from biocnn.data.encoding import validate_sequence
+from biocnn.data.table_hints import encoding_hint, separator_hint
 
 __all__ = [
     "read_fasta",
@@ -83,7 +84,9 @@ def _check_text(path, head, what):
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as error:
+        hint = encoding_hint(head, error.start) if "table" in what else ""  # spreadsheets write cp1252
         raise ValueError(
+            f"{path}: not UTF-8 text (byte {error.start + 1}).{hint}" if hint else
             f"{path}: not a text {what} file (byte {error.start + 1} is not UTF-8 text). Expected "
             "plain or gzip-compressed text."
         ) from error
@@ -100,7 +103,10 @@ def _text_file(path, what):
         with io.TextIOWrapper(raw, encoding="utf-8") as handle:
             yield handle
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not a text {what} file (invalid UTF-8 further in: {error}).") from error
+        hint = encoding_hint(error.object, error.start) if "table" in what else ""
+        raise ValueError(f"{path}: not UTF-8 text further in ({error.reason} at a byte {error.object[error.start:error.start + 1]!r})."
+                         f"{hint}" if hint else
+                         f"{path}: not a text {what} file (invalid UTF-8 further in: {error}).") from error
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise ValueError(f"{path}: cannot be decompressed ({error}); is the .gz file complete?") from error
 
@@ -262,7 +268,9 @@ def _require_columns(table, path, **columns):
     for flag, column in columns.items():
         if column is not None and column not in table.columns:
             listing = ", ".join(c for c in table.columns if c != "source")
+            hint = separator_hint(table.columns)
             raise ValueError(
+                f"{path}: no column {column!r}; the columns are: {listing}.{hint}" if hint else
                 f"{path}: no column {column!r}; the columns are: {listing}. Pass "
                 f"{flag}=... (--{flag.replace('_', '-')}) to name the right one."
             )
@@ -330,7 +338,7 @@ def attach_labels(records, table, missing="error"):
 
     Returns:
         ``records`` with ``label`` (and ``group``) columns, in the records' order. Rows of the
-        table without a record are ignored.
+        table without a record are left out, with a warning saying how many and which.
 
     Raises:
         ValueError: records without a label (saying how many and listing a few), or an
@@ -350,6 +358,12 @@ def attach_labels(records, table, missing="error"):
     unlabelled = merged["label"].isna()
     records_path = records.attrs.get("path", "the sequences")
     table_path = table.attrs.get("path", "the label table")
+    orphans = table.loc[~table["id"].isin(set(records["id"])), "id"].tolist()
+    if orphans:  # labels without a sequence: say so, a typo or another file is likely
+        shown = ", ".join(repr(i) for i in orphans[:_SHOW]) + (f" and {len(orphans) - _SHOW} more"
+                                                               if len(orphans) > _SHOW else "")
+        warnings.warn(f"{table_path}: {len(orphans)} of {len(table)} labelled ids have no sequence in "
+                      f"{records_path}: {shown}. They are left out.", UserWarning, stacklevel=2)
     if unlabelled.any():
         ids = merged.loc[unlabelled, "id"].tolist()
         shown = ", ".join(repr(i) for i in ids[:_SHOW]) + (f" and {len(ids) - _SHOW} more" if len(ids) > _SHOW else "")

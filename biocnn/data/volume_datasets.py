@@ -24,6 +24,7 @@ from biocnn.data.image_datasets import ImageTable
 from biocnn.data.intensity import NAN_POLICIES, replace_nonfinite, window, window_bounds
 from biocnn.data.preprocess import resize
 from biocnn.data.volumes import FileVolumes, is_volume_file, VOLUME_SUFFIXES
+from biocnn.data.table_hints import separator_hint, table_problem
 
 __all__ = [
     "VolumePreprocessing",
@@ -137,9 +138,11 @@ def _read_csv(csv_path, required, expected):
     try:
         frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"{csv_path}: not a readable CSV table ({error}).") from error
+        raise ValueError(f"{csv_path}: not a readable CSV table ({error}).{table_problem(error)}") from error
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
+    if missing and separator_hint(frame.columns):
+        raise ValueError(f"{csv_path}: missing column(s) {missing}.{separator_hint(frame.columns)}")
     if missing:
         raise ValueError(f"{csv_path}: missing column(s) {missing}; found {list(frame.columns)}. Expected {expected}.")
     if frame.empty:

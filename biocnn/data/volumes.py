@@ -359,11 +359,13 @@ def hdf5_contents(file):
     return sorted(found)
 
 
-def _hdf5_node(file, key, path):
+def _hdf5_node(file, key, path, flag="--key"):
+    # ``flag``: the argument that named ``key`` (--key for volumes, --labels-key for labels ...).
     if key is None or key not in file:
         listing = ", ".join(hdf5_contents(file)) or "no datasets at all"
         what = "No key given" if key is None else f"no dataset or group '{key}'"
-        raise ValueError(f"{path}: {what}. The file holds: {listing}. Pass one of these as the key (--key).")
+        fix = f"Pass one of these as the key ({flag})" if flag else "Name one of these instead"
+        raise ValueError(f"{path}: {what}. The file holds: {listing}. {fix}.")
     return file[key]
 
 
@@ -374,8 +376,14 @@ def _only_dataset(file):
     return datasets[0] if len(datasets) == 1 else None
 
 
-def read_hdf5_array(path, key):
+def read_hdf5_array(path, key, flag=None):
     """Read one whole dataset (e.g. labels or group ids stored beside the volumes).
+
+    Args:
+        path: the HDF5 file.
+        key: the dataset's name.
+        flag: the command-line argument that named ``key`` (e.g. ``"--labels-key"``), for the
+            message when there is no such dataset; None: the message names no argument.
 
     Raises:
         FileNotFoundError: no such file.
@@ -388,7 +396,7 @@ def read_hdf5_array(path, key):
         [0, 1, 1]
     """
     with _open_hdf5(path) as file:
-        node = _hdf5_node(file, key, path)
+        node = _hdf5_node(file, key, path, flag)
         if not isinstance(node, h5py.Dataset):
             raise ValueError(f"{path}: '{key}' is a group; expected a dataset. The file holds: "
                              f"{', '.join(hdf5_contents(file))}.")

@@ -55,6 +55,7 @@ def _mirrored():
 
 
 def _multiworker():
+    cluster.wait_for_peers()  # TensorFlow would wait forever, deaf to Ctrl-C and SIGTERM
     try:
         return tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as error:
