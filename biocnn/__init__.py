@@ -1,43 +1,52 @@
 """biocnn: Keras 3 convolutional networks for biomedical sequences, images and volumes.
 
-Importing biocnn sets TensorFlow's runtime defaults (oneDNN on, start-up noise off) before
-TensorFlow loads; see :mod:`biocnn.runtime`. On the default TensorFlow backend every
-subpackage is imported. With ``KERAS_BACKEND=jax`` or ``torch`` TensorFlow is not imported:
-the backend-agnostic core (layers, losses, optimizers, models, augment, utils) is, and the
-TensorFlow-bound subpackages (training, data, export, ...) are imported on first use.
+Importing biocnn sets TensorFlow's runtime defaults (oneDNN on, start-up noise off) and checks
+that the backend's library is installed; it imports no TensorFlow yet. Every subpackage
+(``biocnn.models``, ``biocnn.data``, ``biocnn.cv``, ``biocnn.interpret``, ``biocnn.transfer``
+...) is an attribute of the package, imported on first use (on the TensorFlow backend after
+TensorFlow itself, quietly). So the ``biocnn`` command answers ``--help`` without loading
+TensorFlow, and ``KERAS_BACKEND=jax`` or ``torch`` runs the backend-agnostic core (layers,
+losses, optimizers, models, augment, utils) without it.
+
+Example:
+    >>> import biocnn
+    >>> print(biocnn.models.create("lenet5", input_shape=(28, 28, 1), num_classes=2).output_shape)
+    (None, 2)
 """
 
 import importlib
+import importlib.util
 
 from biocnn import runtime as _runtime
 
 _runtime.apply_defaults()
-if _runtime.keras_backend() == "tensorflow":
-    _runtime.import_tensorflow()
 
 __version__ = "0.1.0"
 
-from biocnn import utils  # noqa: E402
-from biocnn import layers  # noqa: E402
-from biocnn import losses  # noqa: E402
-from biocnn import optimizers  # noqa: E402
-from biocnn import models  # noqa: E402
-from biocnn import augment  # noqa: E402
-
 #: Subpackages that use TensorFlow directly (tf.data pipelines, SavedModel export, ...).
-TENSORFLOW_BOUND = ("training", "data", "export")
+TENSORFLOW_BOUND = ("training", "data", "export", "experiment", "cv", "interpret", "transfer", "distribute",
+                    "evaluation", "plots", "gallery", "rundir", "splits")
 
-if _runtime.keras_backend() == "tensorflow":
-    from biocnn import training  # noqa: E402
-    from biocnn import data  # noqa: E402
-    from biocnn import export  # noqa: E402
+#: Every public subpackage and module, importable as ``biocnn.<name>``.
+SUBMODULES = ("augment", "cli", "layers", "losses", "models", "optimizers", "runtime", "utils") + TENSORFLOW_BOUND
+
+if _runtime.keras_backend() == "tensorflow" and importlib.util.find_spec("tensorflow") is None:
+    _runtime.import_tensorflow()  # raises the ImportError that names the extra to install
 
 
 def __getattr__(name):
-    # On the jax/torch backends: import a TensorFlow-bound subpackage when it is first used.
-    if name in TENSORFLOW_BOUND:
+    # PEP 562: a subpackage is imported when it is first used. On the TensorFlow backend,
+    # TensorFlow goes first so that it starts with biocnn's defaults and quietly.
+    if name in SUBMODULES:
+        if name != "cli" and _runtime.keras_backend() == "tensorflow":
+            _runtime.import_tensorflow()
         return importlib.import_module(f"biocnn.{name}")
     raise AttributeError(f"module 'biocnn' has no attribute {name!r}")
 
 
-__all__ = ["augment", "layers", "losses", "models", "optimizers", "training", "utils", "__version__"]
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))
+
+
+__all__ = ["augment", "cv", "data", "export", "interpret", "layers", "losses", "models", "optimizers", "training",
+           "transfer", "utils", "__version__"]
