@@ -15,7 +15,9 @@ Example:
 """
 
 import importlib
+import importlib.abc
 import importlib.util
+import sys
 
 from biocnn import runtime as _runtime
 
@@ -32,6 +34,28 @@ SUBMODULES = ("augment", "cli", "layers", "losses", "models", "optimizers", "run
 
 if _runtime.keras_backend() == "tensorflow" and importlib.util.find_spec("tensorflow") is None:
     _runtime.import_tensorflow()  # raises the ImportError that names the extra to install
+
+
+#: Imported without TensorFlow (the command line's parsers).
+LIGHT = ("cli", "command", "commands", "runtime")
+
+
+class _QuietTensorFlowFirst(importlib.abc.MetaPathFinder):
+    """Before the first import of Keras or of a TensorFlow-bound biocnn module, import TensorFlow
+    quietly and with biocnn's defaults; then step aside (it finds nothing itself)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        parts = fullname.split(".")
+        if parts[0] == "keras" or (parts[0] == "biocnn" and len(parts) > 1 and parts[1] not in LIGHT):
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            if "tensorflow" not in sys.modules:
+                _runtime.import_tensorflow()
+        return None
+
+
+if _runtime.keras_backend() == "tensorflow" and "tensorflow" not in sys.modules:
+    sys.meta_path.insert(0, _QuietTensorFlowFirst())
 
 
 def __getattr__(name):
