@@ -48,7 +48,7 @@ from biocnn.data.image_datasets import (  # noqa: E402
 
 __all__ += [
     "preprocess", "IMAGE_EXTENSIONS", "load_image", "probe_image", "read_image", "ImageTable",
-    "check_images", "check_training_labels", "image_dataset", "load_images", "split_table",
+    "check_images", "check_training_labels", "image_dataset", "load_images", "make_table", "split_table",
     "table_from_csv", "table_from_folder",
 ]
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from biocnn.data.image_datasets import ImageTable, make_table
+from biocnn.data.image_datasets import ImageTable, make_table  # noqa: F401 (ImageTable: doctests)
 from biocnn.data.intensity import NAN_POLICIES, replace_nonfinite, window, window_bounds
 from biocnn.data.preprocess import resize
 from biocnn.data.volumes import FileVolumes, is_volume_file, VOLUME_SUFFIXES
