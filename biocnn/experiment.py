@@ -168,6 +168,7 @@ def train_and_evaluate(
     callbacks=(),
     tensorboard=False,
     progress=None,
+    extra_metrics=None,
 ):
     """Train ``model`` on ``splits["train"]``, select on ``"val"``, report on ``"test"``.
 
@@ -196,6 +197,7 @@ def train_and_evaluate(
         tensorboard: also write TensorBoard logs to ``run/tensorboard``.
         progress: a label such as ``"fold 2/5"``: print a line per epoch with the run's time
             left (None: no such line).
+        extra_metrics: more entries for ``metrics.json`` (a CV fold's number and sizes).
 
     Returns:
         An :class:`ExperimentResult`.
@@ -242,7 +244,7 @@ def train_and_evaluate(
     numeric = result.history.select_dtypes("number")
     plots.plot_history(numeric, run.file("training_curves.png"), best_epoch=result.best_epoch)
     metrics = {"best_epoch": result.best_epoch, "stopped_early": bool(getattr(result, "stopped_early", False)),
-               **getattr(result, "metrics", {})}
+               **getattr(result, "metrics", {}), **(extra_metrics or {})}
     scores = {}
     for split in ("val", "test"):
         if split in splits:
