@@ -14,6 +14,7 @@ Example:
     (None, 2)
 """
 
+import copy
 import importlib
 import importlib.abc
 import importlib.util
@@ -40,22 +41,54 @@ if _runtime.keras_backend() == "tensorflow" and importlib.util.find_spec("tensor
 LIGHT = ("cli", "command", "commands", "runtime")
 
 
-class _QuietTensorFlowFirst(importlib.abc.MetaPathFinder):
-    """Before the first import of Keras or of a TensorFlow-bound biocnn module, import TensorFlow
-    quietly and with biocnn's defaults; then step aside (it finds nothing itself)."""
+#: Keras-serialisable components, registered as soon as Keras is imported (so that
+#: ``keras.saving.load_model`` finds biocnn's layers, losses and optimizers).
+KERAS_CORE = ("layers", "losses", "optimizers", "models", "augment")
+
+
+def _import_core():
+    for name in KERAS_CORE:
+        importlib.import_module(f"biocnn.{name}")
+
+
+class _Loaded(importlib.abc.Loader):
+    """The loader of a module that finished loading while it was being looked up."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        pass
+
+
+class _TensorFlowFirst(importlib.abc.MetaPathFinder):
+    """Before the first import of TensorFlow, Keras or a TensorFlow-bound biocnn module, import
+    TensorFlow quietly and with biocnn's defaults (it imports Keras), then biocnn's Keras
+    components, so that ``keras.saving.load_model`` finds them. Then it steps aside."""
 
     def find_spec(self, fullname, path=None, target=None):
         parts = fullname.split(".")
-        if parts[0] == "keras" or (parts[0] == "biocnn" and len(parts) > 1 and parts[1] not in LIGHT):
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            if "tensorflow" not in sys.modules:
-                _runtime.import_tensorflow()
+        bound = parts[0] == "biocnn" and len(parts) > 1 and parts[1] not in LIGHT
+        if not (bound or fullname in ("tensorflow", "keras")) or self not in sys.meta_path:
+            return None
+        sys.meta_path.remove(self)
+        _runtime.import_tensorflow()
+        _import_core()
+        if fullname in sys.modules:  # tensorflow or keras: loaded just now
+            module = sys.modules[fullname]
+            spec = copy.copy(module.__spec__)
+            spec.loader = _Loaded(module)
+            return spec
         return None
 
 
-if _runtime.keras_backend() == "tensorflow" and "tensorflow" not in sys.modules:
-    sys.meta_path.insert(0, _QuietTensorFlowFirst())
+if "keras" in sys.modules or _runtime.keras_backend() != "tensorflow":
+    _import_core()  # Keras is here already, or the backend is not TensorFlow (nothing slow to defer)
+else:
+    sys.meta_path.insert(0, _TensorFlowFirst())
 
 
 def __getattr__(name):

@@ -282,3 +282,177 @@ def run_main(main, argv=None):
     except KeyboardInterrupt:
         print("interrupted: rerun with --resume to continue from the last checkpoint", file=sys.stderr)
         sys.exit(130)
+
+
+# --- data sources ----------------------------------------------------------------------------
+
+#: The source flags of each modality (``--csv`` and ``--npz`` serve several).
+SOURCE_FLAGS = {
+    "images": ("folder", "csv", "npz"),
+    "volumes": ("npz", "hdf5", "csv"),
+    "sequences": ("fasta", "fastq", "classes", "csv", "bed"),
+}
+CT_WINDOW_NAMES = ('brain', 'subdural', 'soft_tissue', 'mediastinum', 'liver', 'lung', 'bone')
+NAN_POLICIES = ("raise", "zero", "min")
+
+
+def _class_file(text):
+    name, equals, path = text.partition("=")
+    if not equals or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. bound=pos.fa), got {text!r}")
+    return f"{name.strip()}={path.strip()}"
+
+
+def add_source_arguments(parser, modalities=("images", "volumes", "sequences"), required=False, stream=True):
+    """The input flags of ``modalities``: one spelling per input kind for every command.
+
+    Images: ``--folder``, ``--csv`` (path,label[,group][,split]), ``--npz``, ``--root``,
+    ``--size``, ``--channels``; volumes: ``--npz``, ``--hdf5 --key``, ``--csv``, ``--shape``,
+    ``--window``, ``--nan-policy``; sequences: ``--fasta``/``--fastq`` + ``--labels``,
+    ``--class NAME=PATH``, ``--csv``, ``--bed --reference``, and the encoding flags. A ``--csv``'s
+    kind is read from its columns (a ``path`` column or a sequence column) unless ``--csv-kind``
+    says it.
+    """
+    modalities = tuple(modalities)
+    data = parser.add_argument_group("input (one source)")
+    if "images" in modalities or "volumes" in modalities or "sequences" in modalities:
+        data.add_argument("--csv", help="a table: path,label[,group][,split] of image or volume files, or one "
+                                        "sequence per row (--sequence-column); with --hdf5: the labels")
+        data.add_argument("--csv-kind", choices=("images", "volumes", "sequences"),
+                          help="what --csv lists (default: read from its columns)")
+    if "images" in modalities:
+        data.add_argument("--folder", help="images, a folder per class: DIR/<class>/**/<image>")
+    if "images" in modalities or "volumes" in modalities:
+        data.add_argument("--npz", help="a MedMNIST-style .npz with train/val/test arrays (2D images or 3D volumes)")
+        data.add_argument("--root", help="data root of --csv files; no path may leave it (default: the CSV's folder)")
+    if "volumes" in modalities:
+        data.add_argument("--hdf5", help="an HDF5 file of volumes (with --key)")
+        data.add_argument("--key", help="the HDF5 dataset (N, D, H, W[, C]) or group of volumes")
+        data.add_argument("--labels-key", help="HDF5 dataset of the labels, one per volume")
+        data.add_argument("--groups-key", help="HDF5 dataset of group ids (patients), one per volume")
+    if "sequences" in modalities:
+        data.add_argument("--fasta", help="FASTA file; labels come from --labels")
+        data.add_argument("--fastq", help="FASTQ file; labels come from --labels")
+        data.add_argument("--class", dest="classes", action="append", type=_class_file, metavar="NAME=PATH",
+                          help="one FASTA file per class (repeat for each class)")
+        data.add_argument("--bed", help="BED intervals (chrom, start, end, name, score, strand)")
+        data.add_argument("--reference", help="reference genome FASTA for --bed (a .fai next to it is used)")
+        data.add_argument("--labels", help="label table (CSV/TSV: id, label, optional group) for --fasta/--fastq/--bed")
+        data.add_argument("--id-column", help="id column of --labels (default id) or of a sequence --csv "
+                                              "(default: id if present, else line numbers)")
+        data.add_argument("--label-column", default="label", help="label column (default %(default)s)")
+        data.add_argument("--sequence-column", default="sequence",
+                          help="sequence column of a sequence --csv (default %(default)s)")
+        data.add_argument("--group-by-chromosome", action="store_true", help="--bed: hold out whole chromosomes")
+        data.add_argument("--drop-unlabelled", action="store_true", help="leave out records missing from --labels")
+        enc = parser.add_argument_group("sequence encoding")
+        enc.add_argument("--alphabet", default="dna", choices=("dna", "rna", "protein"))
+        enc.add_argument("--length", type=int, help="crop/pad every sequence to this length (default: the longest)")
+        enc.add_argument("--align", default="center", choices=("center", "start", "end"),
+                         help="part kept when cropping, and where padding goes (default %(default)s)")
+        enc.add_argument("--ambiguity", default="fractions", choices=("fractions", "zeros"),
+                         help="IUPAC codes such as R: split over their bases or zeros (default %(default)s)")
+        enc.add_argument("--unknown", default="uniform", choices=("uniform", "zeros"),
+                         help="N (X for protein): uniform or zeros (default %(default)s)")
+    if "images" in modalities:
+        img = parser.add_argument_group("images")
+        img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize every image to H x W")
+        img.add_argument("--channels", type=int, nargs="+", metavar="I", help="channel indices to keep, e.g. 0 2")
+    if "volumes" in modalities:
+        pre = parser.add_argument_group("volumes")
+        pre.add_argument("--shape", type=int, nargs=3, metavar=("D", "H", "W"), help="resample every volume to this shape")
+        pre.add_argument("--window", nargs="+", metavar="W",
+                         help=f"intensity window: a CT preset ({', '.join(CT_WINDOW_NAMES)}) or CENTER WIDTH")
+        pre.add_argument("--nan-policy", default="raise", choices=NAN_POLICIES,
+                         help="NaN/inf voxels: raise an error (default), or replace by zero or by the volume's min/max")
+    if stream and ("images" in modalities or "volumes" in modalities):
+        data.add_argument("--stream", action="store_true",
+                          help="files (--folder, --csv, --hdf5): read the training samples from disk batch by batch "
+                               "each epoch instead of memory (for data larger than memory)")
+    return data
+
+
+def window_argument(values):
+    """--window lung -> "lung"; --window 40 400 -> (40.0, 400.0); None -> None."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]  # a preset name, checked by VolumePreprocessing
+    try:
+        center, width = (float(v) for v in values)
+    except ValueError:
+        raise ValueError(
+            f"--window takes a preset ({', '.join(CT_WINDOW_NAMES)}) or CENTER WIDTH, got '{' '.join(values)}'."
+        ) from None
+    return center, width
+
+
+def source_kind(args, default=None):
+    """``(kind, path)`` of the one input flag given (``kind`` a key of ``biocnn.data.sources.KINDS``)."""
+    flags = {"folder": ("image_folder", "--folder"), "npz": ("npz", "--npz"), "hdf5": ("hdf5", "--hdf5"),
+             "fasta": ("fasta", "--fasta"), "fastq": ("fasta", "--fastq"), "classes": ("fasta_per_class", "--class"),
+             "bed": ("bed", "--bed"), "csv": ("csv", "--csv")}
+    given = [flag for flag in flags if getattr(args, flag, None)]
+    if getattr(args, "hdf5", None) and "csv" in given:
+        given.remove("csv")  # with --hdf5, --csv holds the labels
+    if len(given) > 1:
+        raise ValueError(f"Give one input, not {' and '.join(flags[f][1] for f in given)}.")
+    if not given:
+        if default is None:
+            raise ValueError("No input given: name one with " + ", ".join(
+                sorted({flags[f][1] for f in flags if hasattr(args, f)})) + ".")
+        return default
+    kind, _ = flags[given[0]]
+    if kind == "csv" and getattr(args, "csv_kind", None):
+        kind = {"images": "image_csv", "volumes": "volume_csv", "sequences": "sequence_csv"}[args.csv_kind]
+    return kind, getattr(args, given[0])
+
+
+def open_source(args, modality=None, default=None, encoding=None, class_names=None):
+    """The :class:`biocnn.data.DataSource` that the parsed input flags name.
+
+    Args:
+        args: parsed :func:`add_source_arguments` (and :func:`add_split_arguments`) flags.
+        modality: the modality the command needs (None: any); another one is refused with the
+            command to use.
+        default: ``(kind, path)`` when no input flag is given (a bundled dataset).
+        encoding: a sequence :class:`biocnn.data.Encoding` to use (explain: the run's).
+        class_names: the classes, when not ``--class-names`` (a run's, or a bundled dataset's).
+
+    Raises:
+        ValueError: no input or several, or a source of another modality.
+    """
+    from biocnn.data import sources
+    from biocnn.data.volume_datasets import VolumePreprocessing
+
+    kind, path = source_kind(args, default)
+    if kind == "fasta_per_class":
+        classes = dict(item.split("=", 1) for item in path)
+        if len(classes) != len(path):
+            raise ValueError("--class: each class name may be given once.")
+        path = None
+    else:
+        classes = None
+    preprocessing = None
+    if hasattr(args, "nan_policy"):
+        preprocessing = VolumePreprocessing(args.nan_policy, window_argument(args.window), args.shape)
+    encoding_options = None
+    if hasattr(args, "alphabet"):
+        encoding_options = {"align": args.align, "ambiguity": args.ambiguity, "unknown": args.unknown}
+    source = sources.open_source(
+        kind, path, class_names=getattr(args, "class_names", None) or class_names, size=getattr(args, "size", None),
+        channels=getattr(args, "channels", None), preprocessing=preprocessing, root=getattr(args, "root", None),
+        group_column=getattr(args, "group_column", None), key=getattr(args, "key", None),
+        labels=getattr(args, "labels", None) or (getattr(args, "csv", None) if kind == "hdf5" else None),
+        labels_key=getattr(args, "labels_key", None), groups_key=getattr(args, "groups_key", None),
+        sequence_column=getattr(args, "sequence_column", "sequence"), label_column=getattr(args, "label_column", "label"),
+        id_column=getattr(args, "id_column", None), alphabet=getattr(args, "alphabet", "dna"), encoding=encoding,
+        encoding_options=encoding_options, length=getattr(args, "length", None),
+        reference=getattr(args, "reference", None), group_by_chromosome=getattr(args, "group_by_chromosome", False),
+        drop_unlabelled=getattr(args, "drop_unlabelled", False), fastq=bool(getattr(args, "fastq", None)),
+        classes=classes)
+    if modality is not None and source.modality != modality:
+        command = {"images": "biocnn images", "volumes": "biocnn volumes", "sequences": "biocnn sequences"}
+        raise ValueError(f"{source.path}: holds {source.modality}, but this command takes {modality}; "
+                         f"use {command[source.modality]} (or --csv-kind if its columns were misread).")
+    return source

@@ -28,6 +28,7 @@ chooses one and puts its output in the one table.
 
 import dataclasses
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -348,7 +349,8 @@ def _volume_source(kind, path, volumes, table, preprocessing):
 
 def open_source(kind, path, *, class_names=None, size=None, channels=None, preprocessing=None, root=None,
                 group_column=None, key=None, labels=None, labels_key=None, groups_key=None, sequence_column="sequence",
-                label_column="label", id_column=None, alphabet="dna", encoding=None, length=None, reference=None,
+                label_column="label", id_column=None, alphabet="dna", encoding=None, encoding_options=None, length=None,
+                reference=None,
                 group_by_chromosome=False, drop_unlabelled=False, fastq=False, classes=None):
     """Open any input as a :class:`DataSource`: one entry point for every kind of :data:`KINDS`.
 
@@ -362,7 +364,9 @@ def open_source(kind, path, *, class_names=None, size=None, channels=None, prepr
         group_column: the column of groups (default ``group`` when present).
         key, labels_key, groups_key: HDF5: the volumes' dataset or group, labels and groups.
         labels: FASTA/BED (and HDF5 via CSV): the label table.
-        sequence_column, label_column, id_column, alphabet, encoding, length: sequences.
+        sequence_column, label_column, id_column, alphabet, length: sequences.
+        encoding: sequences: an :class:`biocnn.data.Encoding` (default: built from ``alphabet``,
+            ``length`` and ``encoding_options``, e.g. ``{"align": "start"}``).
         reference, group_by_chromosome: BED.
         drop_unlabelled: FASTA/BED: leave out records missing from ``labels``.
         fastq: the FASTA file is FASTQ.
@@ -413,5 +417,12 @@ def open_source(kind, path, *, class_names=None, size=None, channels=None, prepr
                            group_by_chromosome, alphabet)
     else:
         records = read_sequence_csv(path, sequence_column, label_column, id_column, group_column, alphabet)
+    path = records.attrs.get("path", path)
     records.attrs["class_names"] = class_names
-    return from_sequences(records, encoding, length, kind=kind, alphabet=alphabet)
+    if encoding is None:
+        longest = int(records["sequence"].str.len().max())
+        encoding = Encoding(alphabet, length or longest, **(encoding_options or {}))
+        if length is None and int(records["sequence"].str.len().min()) != longest:
+            warnings.warn(f"{path}: lengths {int(records['sequence'].str.len().min())}-{longest}; padded to {longest} "
+                          "(--length to choose)", UserWarning, stacklevel=2)
+    return from_sequences(records, encoding, kind=kind)
