@@ -66,12 +66,13 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     from biocnn import cli
 
     out = tmp_path / "run"
-    cli.run_main(_pipeline().main, [
-        "--csv", str(tiff_csv / "cells.csv"), "--clip", "1", "99.8", "--model", "lenet5",
-        "--model-option", "pooling='avg'", "--augment", "microscopy", "--epochs", "1",
-        "--batch-size", "16", "--test-size", "0.25", "--val-size", "0.25", "--out", str(out),
-        "--export", str(tmp_path / "export"),
-    ])
+    with pytest.warns(DeprecationWarning, match="--model-option is an old spelling; write --model lenet5:pooling='avg'"):
+        cli.run_main(_pipeline().main, [
+            "--csv", str(tiff_csv / "cells.csv"), "--clip", "1", "99.8", "--model", "lenet5",
+            "--model-option", "pooling='avg'", "--augment", "microscopy", "--epochs", "1",
+            "--batch-size", "16", "--test-size", "0.25", "--val-size", "0.25", "--out", str(out),
+            "--export", str(tmp_path / "export"),
+        ])
     printed = capsys.readouterr().out
     assert "lenet5:" in printed and "test: accuracy" in printed and "wall time" in printed
     assert {"config.json", "metrics.json", "model.keras", "predictions.csv", "per_class.csv",
@@ -80,7 +81,7 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     config = json.load(open(out / "config.json"))
     assert config["class_names"] == list(CLASSES)
     assert config["inputs"]["input_shape"] == [16, 16, 3] and config["inputs"]["clip_percentiles"] == [1.0, 99.8]
-    assert config["arguments"]["model_option"] == [["pooling", "avg"]]
+    assert config["model_spec"] == {"name": "lenet5", "options": {"pooling": "avg"}}  # the old spelling, mapped
     predictions = pd.read_csv(out / "predictions.csv")
     test_smears = {p.split("/")[0] for p in predictions["id"]}
     assert len(predictions) == 6 * len(test_smears)  # whole smears: 3 classes x 2 crops each
@@ -103,7 +104,7 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     import biocnn
 
     served = biocnn.export.load(tmp_path / "export")
-    expected = predictions[[f"score_{c}" for c in CLASSES]].to_numpy()
+    expected = predictions[[f"probability_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_allclose(np.asarray(served(x)["probabilities"]), expected, atol=1e-5)
 
 

@@ -59,33 +59,39 @@ def train_source(args, source, *, normalize=True, clip=None, augment_extra=None,
     if build is None:
         name, options = cli.model_spec(args)
         model = biocnn.models.create(name, input_shape, len(source.class_names), **options)
+        spec = {"model_spec": {"name": name, "options": options}}
     else:
-        model = build(input_shape, len(source.class_names))
+        model, spec = build(input_shape, len(source.class_names)), {}
     if normalize or clip:
         from biocnn.data.preprocess import fit_preprocessing, with_preprocessing
 
         train_inputs = source.streamer(parts["train"], 256, False, 0) if stream else splits["train"][0]
         model = with_preprocessing(fit_preprocessing(train_inputs, percentiles=clip, normalize=normalize), model)
     augmentation = cli.augmentation(args, source.rank, input_shape[-1], extra=augment_extra)
-    print(f"{model.name}: {model.count_params():,} parameters; augmentation: {args.augment}", flush=True)
+    label = spec["model_spec"]["name"] if spec else model.name
+    print(f"{label}: {model.count_params():,} parameters; augmentation: {args.augment}", flush=True)
     groups = None if source.groups is None else {s: source.groups[i] for s, i in parts.items()}
+    extra = run_config(source)
+    extra["inputs"].update(streamed=bool(stream), input_shape=list(input_shape), clip_percentiles=clip,
+                           normalisation="per channel, training split" if normalize else None)
     result = experiment.train_and_evaluate(
         run, model, splits, config, vars(args), source.class_names, source.ids_of(parts), groups=groups,
-        augmentation=augmentation, extra_config={**run_config(source), **(extra_config or {})},
+        augmentation=augmentation, extra_config={**extra, **spec, **(extra_config or {})},
         verbose=cli.verbosity(), tensorboard=getattr(args, "tensorboard", False), train_step=train_step)
-    result.metrics.setdefault("wall_seconds", round(time.perf_counter() - started, 1))
+    result.wall_seconds = time.perf_counter() - started
     return run, model, splits, parts, result
 
 
-def report(result, run, extra=""):
+def report(result, run, extra="", split="test"):
     """Print the test metrics, per class, and where the run is."""
     test = result.metrics["test"]
-    print(f"test: accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, AUPRC {test['auprc']:.3f} "
+    print(f"{split}: accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, AUPRC {test['auprc']:.3f} "
           f"(best epoch {result.metrics['best_epoch']}){extra}")
     for name, row in test.get("per_class", {}).items():
         print(f"  {name}: precision {row['precision']:.3f}, recall {row['recall']:.3f}, F1 {row['f1']:.3f}, "
               f"n={row['support']}")
-    print(f"run directory: {run.path}", flush=True)
+    seconds = getattr(result, "wall_seconds", None)
+    print((f"wall time {seconds:.0f} s; " if seconds is not None else "") + f"run directory: {run.path}", flush=True)
 
 
 def export(args, run):

@@ -64,7 +64,7 @@ from biocnn.data.volume_datasets import (
     volume_table_from_csv,
 )
 from biocnn.data.volumes import ArrayVolumes, HDF5Volumes, is_volume_file, read_hdf5_array
-from biocnn.splits import train_val_test_split
+from biocnn.splits import check_stratifiable, train_val_test_split
 
 __all__ = ["KINDS", "DataSource", "csv_kind", "from_npz", "from_image_folder", "from_image_csv", "from_sequences",
            "from_hdf5", "from_volume_csv", "open_source"]
@@ -150,6 +150,10 @@ class DataSource:
                                  f"{', '.join(SPLIT_NAMES)} needs rows (or drop the column for a random split).")
             parts = {s: np.flatnonzero(splits == s) for s in SPLIT_NAMES}
         else:
+            try:
+                check_stratifiable(self.labels, 3, "train/validation/test split", self.class_names)
+            except ValueError as error:
+                raise ValueError(f"{self.path}: {error}") from None
             parts = train_val_test_split(self.labels, test_size, val_size, self.groups, seed, self.class_names)
         check_training_labels({s: self.labels[i] for s, i in parts.items()}, self.class_names)
         return parts
@@ -395,6 +399,8 @@ def open_source(kind, path, *, class_names=None, size=None, channels=None, prepr
     if kind == "image_csv":
         return from_image_csv(path, root, class_names, size, channels, group_column)
     if kind == "npz":
+        if group_column:
+            raise ValueError("--group-column needs a table with sample ids (--csv); an .npz has no ids or groups.")
         return from_npz(path, class_names, size, channels, preprocessing)
     if kind == "hdf5":
         return from_hdf5(path, key, labels_key, labels if labels else None, groups_key, class_names, preprocessing)
@@ -423,6 +429,6 @@ def open_source(kind, path, *, class_names=None, size=None, channels=None, prepr
         longest = int(records["sequence"].str.len().max())
         encoding = Encoding(alphabet, length or longest, **(encoding_options or {}))
         if length is None and int(records["sequence"].str.len().min()) != longest:
-            warnings.warn(f"{path}: lengths {int(records['sequence'].str.len().min())}-{longest}; padded to {longest} "
+            warnings.warn(f"lengths {int(records['sequence'].str.len().min())}-{longest}; padded to {longest} "
                           "(--length to choose)", UserWarning, stacklevel=2)
     return from_sequences(records, encoding, kind=kind)
