@@ -60,6 +60,7 @@ def main(argv=None):
         print(f"error: unknown command {name!r}.{hint} Commands: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
     module = COMMANDS[name][0]
+    sys.argv[0] = f"biocnn {name}"  # argparse's usage line names the sub-command
     run = _predict_main() if module is None else importlib.import_module(module).main
     cli.run_main(run, rest)
     return 0

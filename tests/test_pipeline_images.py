@@ -172,7 +172,7 @@ def test_bad_inputs_fail_before_training_with_actionable_errors(png_folder, tiff
     volumes = {f"{s}_{k}": np.zeros((2, 4, 5, 6), np.uint8) if k == "images" else np.array([0, 1])
                for s in ("train", "val", "test") for k in ("images", "labels")}
     np.savez(tmp_path / "volumes.npz", **volumes)
-    with pytest.raises(ValueError, match=r"train_images has shape \(4, 5, 6, 1\) per sample.*classify_volumes\.py"):
+    with pytest.raises(ValueError, match=r"volumes\.npz: holds volumes, but this command takes images; use biocnn volumes"):
         pipeline.main(["--npz", str(tmp_path / "volumes.npz"), *common])
     assert not out.exists()  # nothing is written before the data is known to be good
 
