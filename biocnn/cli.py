@@ -1,55 +1,257 @@
-"""Command-line plumbing shared by the pipelines: training flags, and one-line errors."""
+"""One command-line vocabulary for every biocnn command and pipeline script.
+
+Every training command (``biocnn sequences|images|volumes|cv|transfer|compare``, and the
+``pipelines/*.py`` scripts that call them) builds its parser from these functions, so a flag
+means the same everywhere:
+
+    --model NAME[:k=v,...]      a registry model with options (``resnet18:width_multiplier=0.25``);
+                                ``--model-option k=v`` and ``--width W`` are old spellings that
+                                still work and warn
+    --augment [POLICY|SPEC]     a named policy or an augmentation spec (``flip,rotation=15``);
+                                ``--augment`` alone: the modality's default policy; absent: none
+    --seed / --split-seed       initialisation and batch order / which samples land in which split
+    --test-size --val-size --group-column --class-names
+    --epochs --batch-size --lr  defaults per modality from :data:`MODALITY_DEFAULTS`
+    --out --overwrite --resume --export DIR --tensorboard
+
+This module imports neither TensorFlow nor Keras at import time, so ``biocnn --help`` is
+instant; the functions that need the library (:func:`training_config`, :func:`model_spec`,
+:func:`augmentation`) import it when called.
+"""
 
 import argparse
 import sys
+import warnings
 
-from biocnn import distribute
-from biocnn.training import TrainingConfig
+#: TrainingConfig's defaults (``biocnn.training.TrainingConfig()``; a test keeps the two equal).
+TRAINING_DEFAULTS = {"epochs": 30, "batch_size": 64, "learning_rate": 0.01, "momentum": 0.9, "weight_decay": 5e-4,
+                     "loss": "cross_entropy", "lr_drop_patience": 5, "early_stopping_patience": 10, "seed": 0,
+                     "strategy": "default"}
 
-_DEFAULTS = TrainingConfig()
+#: Per-modality defaults, the one table. Why each differs from TrainingConfig (30 epochs,
+#: batch 64, lr 0.01, patience 10):
+#:
+#: ========== ====== ===== ===== ======== ======== ===========================================================
+#: modality   epochs batch lr    patience model    reason
+#: ========== ====== ===== ===== ======== ======== ===========================================================
+#: sequences  60     64    0.01  12       deepbind thousands of short one-hot inputs: cheap epochs, slow start
+#:                                                 (the recorded splice run, 0.953 / 0.994, used these)
+#: images     40     32    0.01  10       resnet18 a few hundred to thousands of images; batch 32 fits a
+#:                                                 ResNet-18 on 2 CPU cores and small GPUs
+#: npz        40     64    0.02  10       lenet5   the README's main job (BreastMNIST LeNet-5 0.821 / 0.811):
+#:                                                 a small network on 28x28 inputs takes the larger step
+#: volumes    30     32    0.01  10       resnet18 3D epochs are costly; 30 suffice for MedMNIST3D
+#: transfer   20     32    0.01  10       ResNet50 a pretrained backbone converges in few epochs
+#: cv         30     64    0.01  10       (source) each of k folds trains a model: fewer epochs
+#: compare    30     32    0.02  1000     lenet5   AlexNet's Figure 1 protocol: a fixed budget, no early stop
+#: ========== ====== ===== ===== ======== ======== ===========================================================
+MODALITY_DEFAULTS = {
+    "sequences": {"epochs": 60, "batch_size": 64, "lr": 0.01, "patience": 12, "model": "deepbind"},
+    "images": {"epochs": 40, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18"},
+    "npz": {"epochs": 40, "batch_size": 64, "lr": 0.02, "patience": 10, "model": "lenet5"},
+    "volumes": {"epochs": 30, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18"},
+    "transfer": {"epochs": 20, "batch_size": 32, "lr": 0.01, "patience": 10, "model": None},
+    "cv": {"epochs": 30, "batch_size": 64, "lr": 0.01, "patience": 10, "model": None},
+    "compare": {"epochs": 30, "batch_size": 32, "lr": 0.02, "patience": 1000, "model": "lenet5"},
+}
+
+#: ``--augment`` given without a value: the modality's own policy.
+DEFAULT_POLICY = {"sequences": "sequence", "images": "microscopy", "npz": "microscopy", "volumes": "volume",
+                  "transfer": "microscopy", "cv": None, "compare": "microscopy"}
+
+#: biocnn.augment.POLICIES, biocnn.distribute.STRATEGIES (named here so that --help needs no
+#: TensorFlow; a test keeps them equal).
+POLICIES = ("none", "microscopy", "volume", "sequence")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-def add_training_arguments(parser):
-    """Add the flags of :class:`biocnn.training.TrainingConfig` and of the run directory."""
+def parser(description, **kwargs):
+    """An ``argparse.ArgumentParser`` that shows ``description`` (a module docstring) as written."""
+    return argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   **kwargs)
+
+
+def _defaults(modality):
+    if modality is None:
+        return {"epochs": TRAINING_DEFAULTS["epochs"], "batch_size": TRAINING_DEFAULTS["batch_size"],
+                "lr": TRAINING_DEFAULTS["learning_rate"], "patience": TRAINING_DEFAULTS["early_stopping_patience"],
+                "model": None}
+    if modality not in MODALITY_DEFAULTS:
+        raise ValueError(f"cli: unknown modality {modality!r}; one of {', '.join(MODALITY_DEFAULTS)}.")
+    return MODALITY_DEFAULTS[modality]
+
+
+def add_model_arguments(parser, modality=None, default=None, augment=True):
+    """``--model NAME[:k=v,...]`` (with the warned aliases ``--model-option``, ``--width``) and ``--augment``.
+
+    Args:
+        parser: an ``argparse`` parser.
+        modality: a key of :data:`MODALITY_DEFAULTS` (the default model and augmentation policy).
+        default: the default model spec, if not the modality's.
+        augment: also add ``--augment``.
+
+    Returns:
+        the argument group.
+    """
+    group = parser.add_argument_group("model")
+    default = default or _defaults(modality)["model"]
+    group.add_argument("--model", default=default, metavar="NAME[:k=v,...]",
+                       help="a registered model with options, e.g. resnet18:width_multiplier=0.25,dropout=0.2 "
+                            "(list them: biocnn models)" + (" (default %(default)s)" if default else ""))
+    group.add_argument("--model-option", type=_model_option, action="extend", nargs="+", default=[],
+                       metavar="KEY=VALUE", help=argparse.SUPPRESS)  # old spelling of --model NAME:KEY=VALUE
+    group.add_argument("--width", type=float, help=argparse.SUPPRESS)  # old spelling of :width_multiplier=W
+    if augment:
+        add_augment_argument(group, modality)
+    return group
+
+
+def add_augment_argument(parser, modality=None):
+    """``--augment [POLICY|SPEC]``: absent: none; alone: the modality's policy (:data:`DEFAULT_POLICY`)."""
+    const = DEFAULT_POLICY.get(modality) or "none"
+    parser.add_argument("--augment", nargs="?", const=const, default="none", metavar="POLICY|SPEC",
+                        help=f"training augmentation: a policy ({', '.join(POLICIES)}) or a spec such as "
+                             f"'flip,rotation=15,contrast=0.2'; --augment alone: {const} (default: none)")
+
+
+def _model_option(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--model-option expects KEY=VALUE (e.g. width_multiplier=0.5), got {text!r}.")
+    return f"{key.strip()}={value.strip()}"
+
+
+def model_spec(args, default=None):
+    """``(name, options)`` of ``--model`` (and of the old ``--model-option``/``--width``, with a warning).
+
+    Every spelling goes through the one spec parser, :func:`biocnn.models.parse_spec`.
+
+    Example:
+        >>> import argparse
+        >>> model_spec(argparse.Namespace(model="lenet5:dropout=0.5", model_option=[], width=None))
+        ('lenet5', {'dropout': 0.5})
+    """
+    from biocnn.models import parse_spec
+
+    spec = getattr(args, "model", None) or default
+    if spec is None:
+        raise ValueError("--model: no model given; name one, e.g. --model lenet5 (list them: biocnn models).")
+    extra = list(getattr(args, "model_option", None) or [])
+    if extra:
+        warnings.warn(f"--model-option is an old spelling; write --model {spec}{':' if ':' not in spec else ','}"
+                      f"{','.join(extra)}", DeprecationWarning, stacklevel=2)
+    if getattr(args, "width", None) is not None:
+        warnings.warn(f"--width is an old spelling; write --model {spec.split(':')[0]}:width_multiplier={args.width}",
+                      DeprecationWarning, stacklevel=2)
+        extra.append(f"width_multiplier={args.width}")
+    if extra:
+        spec = spec + (":" if ":" not in spec else ",") + ",".join(extra)
+    return parse_spec(spec)
+
+
+def augmentation(args, rank, channels, extra=None):
+    """The ``--augment`` layer (or None): a policy name or spec, plus ``extra`` spec entries.
+
+    Args:
+        args: parsed arguments with ``augment`` and ``seed``.
+        rank: 1, 2 or 3.
+        channels: channels of one sample (named policies drop what does not fit).
+        extra: spec entries to add, e.g. ``"revcomp"`` for ``--rc-augment``.
+    """
+    from biocnn import augment
+
+    name = getattr(args, "augment", None) or "none"
+    spec = augment.POLICIES[name][0] if name in augment.POLICIES else name
+    if extra and extra not in spec:
+        name = spec = ",".join(e for e in (extra, spec) if e)
+    if not spec:
+        return None
+    # A policy name is passed as a name: the policy drops the entries the channels do not fit.
+    return augment.policy(name, rank=rank, seed=args.seed, channels=channels)
+
+
+def add_split_arguments(parser, test_size=0.2, val_size=0.1, groups=True, test=True):
+    """``--test-size --val-size --split-seed --group-column --class-names``.
+
+    ``--split-seed`` chooses which samples land in which split, apart from ``--seed``
+    (initialisation and batch order), so the seed of a model can change on fixed splits.
+    """
+    group = parser.add_argument_group("splits")
+    if test:
+        group.add_argument("--test-size", type=float, default=test_size,
+                           help="test fraction without a split column or predefined splits (default %(default)s)")
+    group.add_argument("--val-size", type=float, default=val_size,
+                       help="validation fraction (default %(default)s)")
+    group.add_argument("--split-seed", type=int, default=0, help="seed of the split, apart from --seed (default %(default)s)")
+    if groups:
+        group.add_argument("--group-column", help="column of groups (patient, slide, donor) never split "
+                                                  "(default: a column named group, when there is one)")
+    group.add_argument("--class-names", nargs="+", metavar="NAME",
+                       help="the classes in label order (default: numeric labels in numeric order, else sorted)")
+    return group
+
+
+def add_training_arguments(parser, modality=None, out=True):
+    """The flags of :class:`biocnn.training.TrainingConfig`, with ``modality``'s defaults, and the output flags.
+
+    Args:
+        parser: an ``argparse`` parser.
+        modality: a key of :data:`MODALITY_DEFAULTS`, or None for TrainingConfig's own defaults.
+        out: also add ``--out --overwrite --resume --export --tensorboard``.
+    """
+    d = _defaults(modality)
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="most epochs (default %(default)s)")
-    group.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="mini-batch size (default %(default)s)")
-    group.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="initial learning rate (default %(default)s)")
-    group.add_argument("--momentum", type=float, default=_DEFAULTS.momentum, help="SGD momentum (default %(default)s)")
-    group.add_argument(
-        "--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="weight decay inside the velocity (default %(default)s)"
-    )
-    group.add_argument("--loss", default=_DEFAULTS.loss, help="cross_entropy, multiclass_hinge or mse (default %(default)s)")
-    group.add_argument(
-        "--lr-patience", type=int, default=_DEFAULTS.lr_drop_patience,
-        help="epochs without validation improvement before the learning rate is divided by 10 (default %(default)s)",
-    )
-    group.add_argument(
-        "--patience", type=int, default=_DEFAULTS.early_stopping_patience,
-        help="epochs without validation improvement before stopping (default %(default)s)",
-    )
-    group.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed for initialisation and data order (default %(default)s)")
-    group.add_argument(
-        "--strategy", choices=distribute.STRATEGIES, default=_DEFAULTS.strategy,
-        help="default: one device; mirrored: every GPU of this machine; multiworker: the machines in "
-             "TF_CONFIG (run the same command on each). --batch-size is the global batch, split over "
-             "all devices (default %(default)s)",
-    )
+    group.add_argument("--epochs", type=int, default=d["epochs"], help="most epochs (default %(default)s)")
+    group.add_argument("--batch-size", type=int, default=d["batch_size"], help="mini-batch size (default %(default)s)")
+    group.add_argument("--lr", type=float, default=d["lr"], help="initial learning rate (default %(default)s)")
+    group.add_argument("--momentum", type=float, default=TRAINING_DEFAULTS["momentum"],
+                       help="SGD momentum (default %(default)s)")
+    group.add_argument("--weight-decay", type=float, default=TRAINING_DEFAULTS["weight_decay"],
+                       help="weight decay inside the velocity (default %(default)s)")
+    group.add_argument("--loss", default=TRAINING_DEFAULTS["loss"],
+                       help="cross_entropy, multiclass_hinge or mse (default %(default)s)")
+    group.add_argument("--lr-patience", type=int, default=TRAINING_DEFAULTS["lr_drop_patience"],
+                       help="epochs without validation improvement before the learning rate is divided by 10 "
+                            "(default %(default)s)")
+    group.add_argument("--patience", type=int, default=d["patience"],
+                       help="epochs without validation improvement before stopping (default %(default)s)")
+    group.add_argument("--seed", type=int, default=TRAINING_DEFAULTS["seed"],
+                       help="seed for initialisation and data order (default %(default)s)")
+    group.add_argument("--strategy", choices=STRATEGIES, default=TRAINING_DEFAULTS["strategy"],
+                       help="default: one device; mirrored: every GPU of this machine; multiworker: the machines in "
+                            "TF_CONFIG (run the same command on each). --batch-size is the global batch, split over "
+                            "all devices (default %(default)s)")
+    if out:
+        add_output_arguments(parser)
+    return parser
+
+
+def add_output_arguments(parser, export=True):
+    """``--out --overwrite --resume`` and, for training commands, ``--export DIR --tensorboard``."""
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, help="run directory to write")
     mode = out.add_mutually_exclusive_group()
     mode.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     mode.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    return parser
+    if export:
+        out.add_argument("--export", metavar="DIR",
+                         help="also write a TensorFlow SavedModel of the selected model to DIR (raw inputs, no "
+                              "augmentation; see biocnn export); --overwrite replaces a previous export")
+        out.add_argument("--tensorboard", action="store_true",
+                         help="also write TensorBoard logs to OUT/tensorboard (tensorboard --logdir OUT)")
+    return out
 
 
 def training_config(args):
-    """A :class:`TrainingConfig` from parsed :func:`add_training_arguments` flags.
+    """A :class:`biocnn.training.TrainingConfig` from parsed :func:`add_training_arguments` flags.
 
     It also creates the distribution strategy named by ``--strategy`` now: TensorFlow accepts a
     multi-worker strategy only before its first operation, so call this before building a model.
     """
-    strategy = getattr(args, "strategy", _DEFAULTS.strategy)
+    from biocnn import distribute
+    from biocnn.training import TrainingConfig
+
+    strategy = getattr(args, "strategy", TRAINING_DEFAULTS["strategy"])
     distribute.get_strategy(strategy)
     return TrainingConfig(
         epochs=args.epochs,
@@ -63,6 +265,11 @@ def training_config(args):
         seed=args.seed,
         strategy=strategy,
     )
+
+
+def verbosity():
+    """Keras's verbosity for a person watching: a progress bar with ETA on a terminal, one line per epoch otherwise."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def run_main(main, argv=None):
@@ -120,3 +327,177 @@ def run_main(main, argv=None):
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+# --- data sources ----------------------------------------------------------------------------
+
+#: The source flags of each modality (``--csv`` and ``--npz`` serve several).
+SOURCE_FLAGS = {
+    "images": ("folder", "csv", "npz"),
+    "volumes": ("npz", "hdf5", "csv"),
+    "sequences": ("fasta", "fastq", "classes", "csv", "bed"),
+}
+CT_WINDOW_NAMES = ('brain', 'subdural', 'soft_tissue', 'mediastinum', 'liver', 'lung', 'bone')
+NAN_POLICIES = ("raise", "zero", "min")
+
+
+def _class_file(text):
+    name, equals, path = text.partition("=")
+    if not equals or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. bound=pos.fa), got {text!r}")
+    return f"{name.strip()}={path.strip()}"
+
+
+def add_source_arguments(parser, modalities=("images", "volumes", "sequences"), required=False, stream=True):
+    """The input flags of ``modalities``: one spelling per input kind for every command.
+
+    Images: ``--folder``, ``--csv`` (path,label[,group][,split]), ``--npz``, ``--root``,
+    ``--size``, ``--channels``; volumes: ``--npz``, ``--hdf5 --key``, ``--csv``, ``--shape``,
+    ``--window``, ``--nan-policy``; sequences: ``--fasta``/``--fastq`` + ``--labels``,
+    ``--class NAME=PATH``, ``--csv``, ``--bed --reference``, and the encoding flags. A ``--csv``'s
+    kind is read from its columns (a ``path`` column or a sequence column) unless ``--csv-kind``
+    says it.
+    """
+    modalities = tuple(modalities)
+    data = parser.add_argument_group("input (one source)")
+    if "images" in modalities or "volumes" in modalities or "sequences" in modalities:
+        data.add_argument("--csv", help="a table: path,label[,group][,split] of image or volume files, or one "
+                                        "sequence per row (--sequence-column); with --hdf5: the labels")
+        data.add_argument("--csv-kind", choices=("images", "volumes", "sequences"),
+                          help="what --csv lists (default: read from its columns)")
+    if "images" in modalities:
+        data.add_argument("--folder", help="images, a folder per class: DIR/<class>/**/<image>")
+    if "images" in modalities or "volumes" in modalities:
+        data.add_argument("--npz", help="a MedMNIST-style .npz with train/val/test arrays (2D images or 3D volumes)")
+        data.add_argument("--root", help="data root of --csv files; no path may leave it (default: the CSV's folder)")
+    if "volumes" in modalities:
+        data.add_argument("--hdf5", help="an HDF5 file of volumes (with --key)")
+        data.add_argument("--key", help="the HDF5 dataset (N, D, H, W[, C]) or group of volumes")
+        data.add_argument("--labels-key", help="HDF5 dataset of the labels, one per volume")
+        data.add_argument("--groups-key", help="HDF5 dataset of group ids (patients), one per volume")
+    if "sequences" in modalities:
+        data.add_argument("--fasta", help="FASTA file; labels come from --labels")
+        data.add_argument("--fastq", help="FASTQ file; labels come from --labels")
+        data.add_argument("--class", dest="classes", action="append", type=_class_file, metavar="NAME=PATH",
+                          help="one FASTA file per class (repeat for each class)")
+        data.add_argument("--bed", help="BED intervals (chrom, start, end, name, score, strand)")
+        data.add_argument("--reference", help="reference genome FASTA for --bed (a .fai next to it is used)")
+        data.add_argument("--labels", help="label table (CSV/TSV: id, label, optional group) for --fasta/--fastq/--bed")
+        data.add_argument("--id-column", help="id column of --labels (default id) or of a sequence --csv "
+                                              "(default: id if present, else line numbers)")
+        data.add_argument("--label-column", default="label", help="label column (default %(default)s)")
+        data.add_argument("--sequence-column", default="sequence",
+                          help="sequence column of a sequence --csv (default %(default)s)")
+        data.add_argument("--group-by-chromosome", action="store_true", help="--bed: hold out whole chromosomes")
+        data.add_argument("--drop-unlabelled", action="store_true", help="leave out records missing from --labels")
+        enc = parser.add_argument_group("sequence encoding")
+        enc.add_argument("--alphabet", default="dna", choices=("dna", "rna", "protein"))
+        enc.add_argument("--length", type=int, help="crop/pad every sequence to this length (default: the longest)")
+        enc.add_argument("--align", default="center", choices=("center", "start", "end"),
+                         help="part kept when cropping, and where padding goes (default %(default)s)")
+        enc.add_argument("--ambiguity", default="fractions", choices=("fractions", "zeros"),
+                         help="IUPAC codes such as R: split over their bases or zeros (default %(default)s)")
+        enc.add_argument("--unknown", default="uniform", choices=("uniform", "zeros"),
+                         help="N (X for protein): uniform or zeros (default %(default)s)")
+    if "images" in modalities:
+        img = parser.add_argument_group("images")
+        img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize every image to H x W")
+        img.add_argument("--channels", type=int, nargs="+", metavar="I", help="channel indices to keep, e.g. 0 2")
+    if "volumes" in modalities:
+        pre = parser.add_argument_group("volumes")
+        pre.add_argument("--shape", type=int, nargs=3, metavar=("D", "H", "W"), help="resample every volume to this shape")
+        pre.add_argument("--window", nargs="+", metavar="W",
+                         help=f"intensity window: a CT preset ({', '.join(CT_WINDOW_NAMES)}) or CENTER WIDTH")
+        pre.add_argument("--nan-policy", default="raise", choices=NAN_POLICIES,
+                         help="NaN/inf voxels: raise an error (default), or replace by zero or by the volume's min/max")
+    if stream and ("images" in modalities or "volumes" in modalities):
+        data.add_argument("--stream", action="store_true",
+                          help="files (--folder, --csv, --hdf5): read the training samples from disk batch by batch "
+                               "each epoch instead of memory (for data larger than memory)")
+    return data
+
+
+def window_argument(values):
+    """--window lung -> "lung"; --window 40 400 -> (40.0, 400.0); None -> None."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]  # a preset name, checked by VolumePreprocessing
+    try:
+        center, width = (float(v) for v in values)
+    except ValueError:
+        raise ValueError(
+            f"--window takes a preset ({', '.join(CT_WINDOW_NAMES)}) or CENTER WIDTH, got '{' '.join(values)}'."
+        ) from None
+    return center, width
+
+
+def source_kind(args, default=None):
+    """``(kind, path)`` of the one input flag given (``kind`` a key of ``biocnn.data.sources.KINDS``)."""
+    flags = {"folder": ("image_folder", "--folder"), "npz": ("npz", "--npz"), "hdf5": ("hdf5", "--hdf5"),
+             "fasta": ("fasta", "--fasta"), "fastq": ("fasta", "--fastq"), "classes": ("fasta_per_class", "--class"),
+             "bed": ("bed", "--bed"), "csv": ("csv", "--csv")}
+    given = [flag for flag in flags if getattr(args, flag, None)]
+    if getattr(args, "hdf5", None) and "csv" in given:
+        given.remove("csv")  # with --hdf5, --csv holds the labels
+    if len(given) > 1:
+        raise ValueError(f"Give one input, not {' and '.join(flags[f][1] for f in given)}.")
+    if not given:
+        if default is None:
+            raise ValueError("No input given: name one with " + ", ".join(
+                sorted({flags[f][1] for f in flags if hasattr(args, f)})) + ".")
+        return default
+    kind, _ = flags[given[0]]
+    if kind == "csv" and getattr(args, "csv_kind", None):
+        kind = {"images": "image_csv", "volumes": "volume_csv", "sequences": "sequence_csv"}[args.csv_kind]
+    return kind, getattr(args, given[0])
+
+
+def open_source(args, modality=None, default=None, encoding=None, class_names=None):
+    """The :class:`biocnn.data.DataSource` that the parsed input flags name.
+
+    Args:
+        args: parsed :func:`add_source_arguments` (and :func:`add_split_arguments`) flags.
+        modality: the modality the command needs (None: any); another one is refused with the
+            command to use.
+        default: ``(kind, path)`` when no input flag is given (a bundled dataset).
+        encoding: a sequence :class:`biocnn.data.Encoding` to use (explain: the run's).
+        class_names: the classes, when not ``--class-names`` (a run's, or a bundled dataset's).
+
+    Raises:
+        ValueError: no input or several, or a source of another modality.
+    """
+    from biocnn.data import sources
+    from biocnn.data.volume_datasets import VolumePreprocessing
+
+    kind, path = source_kind(args, default)
+    if kind == "fasta_per_class":
+        classes = dict(item.split("=", 1) for item in path)
+        if len(classes) != len(path):
+            raise ValueError("--class: each class name may be given once.")
+        path = None
+    else:
+        classes = None
+    preprocessing = None
+    if hasattr(args, "nan_policy"):
+        preprocessing = VolumePreprocessing(args.nan_policy, window_argument(args.window), args.shape)
+    encoding_options = None
+    if hasattr(args, "alphabet"):
+        encoding_options = {"align": args.align, "ambiguity": args.ambiguity, "unknown": args.unknown}
+    source = sources.open_source(
+        kind, path, class_names=getattr(args, "class_names", None) or class_names, size=getattr(args, "size", None),
+        channels=getattr(args, "channels", None), preprocessing=preprocessing, root=getattr(args, "root", None),
+        group_column=getattr(args, "group_column", None), key=getattr(args, "key", None),
+        labels=getattr(args, "labels", None) or (getattr(args, "csv", None) if kind == "hdf5" else None),
+        labels_key=getattr(args, "labels_key", None), groups_key=getattr(args, "groups_key", None),
+        sequence_column=getattr(args, "sequence_column", "sequence"), label_column=getattr(args, "label_column", "label"),
+        id_column=getattr(args, "id_column", None), alphabet=getattr(args, "alphabet", "dna"), encoding=encoding,
+        encoding_options=encoding_options, length=getattr(args, "length", None),
+        reference=getattr(args, "reference", None), group_by_chromosome=getattr(args, "group_by_chromosome", False),
+        drop_unlabelled=getattr(args, "drop_unlabelled", False), fastq=bool(getattr(args, "fastq", None)),
+        classes=classes)
+    if modality is not None and source.modality != modality:
+        command = {"images": "biocnn images", "volumes": "biocnn volumes", "sequences": "biocnn sequences"}
+        raise ValueError(f"{source.path}: holds {source.modality}, but this command takes {modality}; "
+                         f"use {command[source.modality]} (or --csv-kind if its columns were misread).")
+    return source

@@ -85,14 +85,14 @@ def plot_roc(labels, scores, class_names, path, title="test split"):
 def plot_roc_folds(predictions, class_names, path):
     """ROC curve of every cross-validation fold: the positive class for two classes, else the
     macro average of the one-vs-rest curves. ``predictions`` has ``fold``, ``label`` and
-    ``score_<class>`` columns.
+    ``probability_<class>`` columns (labels as class indices).
 
     Each legend's AUROC is the fold's AUROC as the tables report it
     (:func:`biocnn.evaluation.roc_auc`), not the area under the drawn curve, which is averaged
     over classes on a grid of false positive rates and differs in the third decimal.
     """
     grid = np.linspace(0.0, 1.0, 201)
-    score_columns = [f"score_{name}" for name in class_names]
+    score_columns = [f"probability_{name}" for name in class_names]
     classes = [1] if len(class_names) == 2 else range(len(class_names))
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     for fold, part in predictions.groupby("fold"):

@@ -113,7 +113,7 @@ def test_cross_validate_report_and_resume(tmp_path):
     assert list(result.folds["fold"]) == [1, 2, 3]
     assert sorted(result.predictions["id"]) == sorted(ids)  # each sample predicted once
     oof = result.predictions
-    accuracy = np.mean(oof[["score_0", "score_1"]].to_numpy().argmax(1) == oof["label"].to_numpy())
+    accuracy = np.mean(oof[["probability_0", "probability_1"]].to_numpy().argmax(1) == oof["label"].astype(int).to_numpy())
     assert result.pooled["accuracy"] == pytest.approx(accuracy)
     assert result.summary["accuracy"]["mean"] == pytest.approx(result.folds["accuracy"].mean())
     for name in ("cv_folds.csv", "oof_predictions.csv", "cv_metrics.json", "roc_folds.png", "folds.json"):

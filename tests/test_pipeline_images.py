@@ -66,12 +66,13 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     from biocnn import cli
 
     out = tmp_path / "run"
-    cli.run_main(_pipeline().main, [
-        "--csv", str(tiff_csv / "cells.csv"), "--clip", "1", "99.8", "--model", "lenet5",
-        "--model-option", "pooling='avg'", "--augment", "microscopy", "--epochs", "1",
-        "--batch-size", "16", "--test-size", "0.25", "--val-size", "0.25", "--out", str(out),
-        "--export", str(tmp_path / "export"),
-    ])
+    with pytest.warns(DeprecationWarning, match="--model-option is an old spelling; write --model lenet5:pooling='avg'"):
+        cli.run_main(_pipeline().main, [
+            "--csv", str(tiff_csv / "cells.csv"), "--clip", "1", "99.8", "--model", "lenet5",
+            "--model-option", "pooling='avg'", "--augment", "microscopy", "--epochs", "1",
+            "--batch-size", "16", "--test-size", "0.25", "--val-size", "0.25", "--out", str(out),
+            "--export", str(tmp_path / "export"),
+        ])
     printed = capsys.readouterr().out
     assert "lenet5:" in printed and "test: accuracy" in printed and "wall time" in printed
     assert {"config.json", "metrics.json", "model.keras", "predictions.csv", "per_class.csv",
@@ -80,7 +81,7 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     config = json.load(open(out / "config.json"))
     assert config["class_names"] == list(CLASSES)
     assert config["inputs"]["input_shape"] == [16, 16, 3] and config["inputs"]["clip_percentiles"] == [1.0, 99.8]
-    assert config["arguments"]["model_option"] == [["pooling", "avg"]]
+    assert config["model_spec"] == {"name": "lenet5", "options": {"pooling": "avg"}}  # the old spelling, mapped
     predictions = pd.read_csv(out / "predictions.csv")
     test_smears = {p.split("/")[0] for p in predictions["id"]}
     assert len(predictions) == 6 * len(test_smears)  # whole smears: 3 classes x 2 crops each
@@ -103,7 +104,7 @@ def test_csv_of_16bit_tiffs_end_to_end(tiff_csv, tmp_path, capsys):
     import biocnn
 
     served = biocnn.export.load(tmp_path / "export")
-    expected = predictions[[f"score_{c}" for c in CLASSES]].to_numpy()
+    expected = predictions[[f"probability_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_allclose(np.asarray(served(x)["probabilities"]), expected, atol=1e-5)
 
 
@@ -171,7 +172,7 @@ def test_bad_inputs_fail_before_training_with_actionable_errors(png_folder, tiff
     volumes = {f"{s}_{k}": np.zeros((2, 4, 5, 6), np.uint8) if k == "images" else np.array([0, 1])
                for s in ("train", "val", "test") for k in ("images", "labels")}
     np.savez(tmp_path / "volumes.npz", **volumes)
-    with pytest.raises(ValueError, match=r"train_images has shape \(4, 5, 6, 1\) per sample.*classify_volumes\.py"):
+    with pytest.raises(ValueError, match=r"volumes\.npz: holds volumes, but this command takes images; use biocnn volumes"):
         pipeline.main(["--npz", str(tmp_path / "volumes.npz"), *common])
     assert not out.exists()  # nothing is written before the data is known to be good
 

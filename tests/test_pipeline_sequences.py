@@ -88,7 +88,7 @@ def test_run_directory_of_a_fasta_with_a_label_table(both_strands_run):
     assert config["encoding"] == {"alphabet": "dna", "length": LENGTH, "align": "center",
                                   "ambiguity": "fractions", "unknown": "uniform", "letters": "ACGT"}
     assert config["test_time"] == {"rc_average": True}
-    assert config["input"]["split_groups"] == "the group column"
+    assert config["inputs"]["groups"] == "the group column"
     assert "ReverseComplement" in json.dumps(config["augmentation"])
     assert config["class_names"] == ["bound", "unbound"]
     metrics = json.load(open(os.path.join(out, "metrics.json")))
@@ -107,7 +107,7 @@ def test_reported_scores_are_the_mean_of_both_strands_of_the_saved_model(both_st
     x = one_hot([texts[i] for i in predictions["id"]], length=LENGTH)
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     expected = (model.predict(x, verbose=0) + model.predict(reverse_complement(x), verbose=0)) / 2
-    np.testing.assert_allclose(predictions[["score_bound", "score_unbound"]], expected, atol=1e-5)
+    np.testing.assert_allclose(predictions[["probability_bound", "probability_unbound"]], expected, atol=1e-5)
     truth = table.set_index("id").loc[predictions["id"], "label"].to_numpy()
     assert (predictions["label"].to_numpy() == truth).all()
     metrics = json.load(open(os.path.join(out, "metrics.json")))
@@ -223,5 +223,5 @@ def test_export_serves_the_reported_test_scores_from_raw_strings(both_strands_ru
     served = biocnn.export.load(out + "_export")
     table = pd.read_csv(os.path.join(out, "predictions.csv"))
     got = served([texts[i] for i in table["id"]])
-    expected = table[[f"score_{c}" for c in served.class_names]].to_numpy()
+    expected = table[[f"probability_{c}" for c in served.class_names]].to_numpy()
     np.testing.assert_allclose(np.asarray(got["probabilities"]), expected, atol=1e-5)

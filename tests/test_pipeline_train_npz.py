@@ -52,7 +52,7 @@ def test_run_directory_contract(first_run):
             "checkpoints", "predictions.csv", "per_class.csv", "confusion_matrix.csv",
             "confusion_matrix.png", "roc.png"} <= set(os.listdir(out))
     predictions = pd.read_csv(os.path.join(out, "predictions.csv"))
-    assert len(predictions) == 48 and {"id", "label", "predicted", "score_0", "score_1"} <= set(predictions)
+    assert len(predictions) == 48 and {"id", "group", "split", "label", "predicted", "probability_0", "probability_1"} <= set(predictions)
     accuracy = np.mean(predictions["label"] == predictions["predicted"])
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     for split in ("val", "test"):

@@ -18,7 +18,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "pipelines", "classify_volumes.py")
 TINY = ["--batch-size", "8", "--examples", "4"]
-RESNET = ["--width", "0.125"]  # the default model, made small
+RESNET = ["--model", "resnet18:width_multiplier=0.125"]  # the default model, made small
 MLP = ["--model", "mlp"]  # quick to build, for the runs that test the data paths
 
 
@@ -106,7 +106,7 @@ def test_saved_model_takes_raw_volumes(npz_run):
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     predictions = pd.read_csv(os.path.join(out, "predictions.csv"))
     x = np.load(os.path.join(os.path.dirname(out), "tiny3d.npz"))["test_images"][..., None] / np.float32(255)
-    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 1], predictions["score_bright"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0)[:, 1], predictions["probability_bright"], rtol=1e-4, atol=1e-5)
 
 
 def test_hdf5_streamed_with_groups_window_and_resampling(tmp_path, capsys):
@@ -122,7 +122,7 @@ def test_hdf5_streamed_with_groups_window_and_resampling(tmp_path, capsys):
         capsys)
     assert code == 0, stderr
     config = json.load(open(out / "config.json"))
-    assert config["streamed"] is True
+    assert config["inputs"]["streamed"] is True
     assert config["data"]["test"]["input_shape"] == [8, 8, 8, 1]
     assert config["preprocessing"] == {"nan_policy": "raise", "window": [50.0, 400.0], "target_shape": [8, 8, 8]}
     sizes = {s: config["data"][s]["samples"] for s in ("train", "val", "test")}

@@ -25,10 +25,19 @@ def test_user_settings_win():
 
 
 def test_startup_log_can_be_shown():
-    quiet = _python("import biocnn")
-    loud = _python("import biocnn", BIOCNN_TF_STARTUP_LOG="1", TF_CPP_MIN_LOG_LEVEL="0")
+    # TensorFlow starts on the first use of a subpackage (import biocnn alone does not load it).
+    quiet = _python("import biocnn; biocnn.training")
+    loud = _python("import biocnn; biocnn.training", BIOCNN_TF_STARTUP_LOG="1", TF_CPP_MIN_LOG_LEVEL="0")
     assert quiet.stderr == ""
     assert "oneDNN" in loud.stderr
+
+
+def test_import_biocnn_loads_no_tensorflow_but_every_subpackage_is_an_attribute():
+    result = _python("import sys, biocnn; print('tensorflow' in sys.modules); "
+                     "print(all(hasattr(biocnn, n) for n in ('cv', 'interpret', 'transfer', 'data', 'models')))")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "True"]
+    assert result.stderr == ""
 
 
 def test_warns_when_tensorflow_came_first():

@@ -13,11 +13,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from biocnn import evaluation, plots, training
+from biocnn import evaluation, experiment, plots, training
 from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
 from biocnn.cv.stats import summarize_folds
-from biocnn.rundir import make_folder, save_model, write_json, write_text
+from biocnn.rundir import RunDirectory, make_folder, write_json, write_text
 from biocnn.splits import check_splits, holdout_split
 from biocnn.training import TrainingConfig
 
@@ -33,7 +33,8 @@ class CVResult:
         folds: one row per fold: sizes, best epoch, chosen parameters and every test metric.
         summary: metric -> {mean, sd, ci_low, ci_high, n} over the folds.
         pooled: the metrics of all out-of-fold predictions together.
-        predictions: one row per sample: id, fold, label, one score column per class.
+        predictions: one row per sample: the experiment's predictions table (id, group, split,
+            label, predicted, probability_<class>) with its ``fold`` and row ``index``.
         histories: fold number -> training history DataFrame.
     """
 
@@ -90,51 +91,51 @@ def _save_assignment(out_dir, folds, n, settings):
 
 
 def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=None,
-             search_space=None, n_iter=None, score="loss", make_augmentation=None, verbose=0):
-    """Train, select and test one fold; write ``out_dir/fold_{k+1}/``. Skips a finished fold."""
+             search_space=None, n_iter=None, score="loss", make_augmentation=None, verbose=0, *,
+             groups=None, n_folds=None, arguments=None, extra_config=None):
+    """Train, select and test one fold through the experiment path; write ``out_dir/fold_{k+1}/``.
+
+    The fold is one run (:func:`biocnn.experiment.train_and_evaluate`): ``config.json``,
+    ``history.csv``, ``model.keras``, ``predictions.csv`` (the one table), ``metrics.json``
+    (with the fold's number, sizes and chosen parameters). A finished fold is skipped.
+    """
     folder = os.path.join(out_dir, f"fold_{k + 1}")
-    done = os.path.join(folder, "metrics.json")
-    if os.path.exists(done):
+    label = f"fold {k + 1}/{n_folds}" if n_folds else f"fold {k + 1}"
+    if os.path.exists(os.path.join(folder, "metrics.json")):
         if verbose:
-            print(f"fold {k + 1}: already finished, skipped", flush=True)
+            print(f"{label}: already finished, skipped", flush=True)
         return
-    make_folder(folder)
-    train, val, test = ((x[fold[s]], y[fold[s]]) for s in ("train", "val", "test"))
-    check_splits(arrays={"train": train, "val": val, "test": test}, class_names=class_names, where=f"fold {k + 1}", verbose=bool(verbose))
-    params = {}
+    splits = {s: (x[fold[s]], y[fold[s]]) for s in ("train", "val", "test")}
+    check_splits(arrays=splits, class_names=class_names, where=f"fold {k + 1}", verbose=bool(verbose))
+    params, trials = {}, None
     if search_space:
-        trials, params = search_module.search(build_model, train, val, search_space, config, n_iter,
-                                              config.seed + k, score, verbose=verbose)
-        write_text(os.path.join(folder, "search.csv"), trials.to_csv(index=False))
+        trials, params = search_module.search(build_model, splits["train"], splits["val"], search_space, config,
+                                              n_iter, config.seed + k, score, verbose=verbose, label=label)
     config_params, model_params = search_module.split_params(params)
     fold_config = dataclasses.replace(config, **config_params)
     training.set_seed(fold_config.seed + k)
     model = build_model(**model_params)
-    result = training.fit(
-        model, *train, validation=val, config=fold_config,
-        checkpoint_dir=os.path.join(folder, "checkpoints"),
+    names = class_names or [str(c) for c in range(max(int(np.max(y)) + 1, 2))]
+    run = RunDirectory(folder, resume=True)
+    result = experiment.train_and_evaluate(
+        run, model, splits, fold_config, arguments, names,
+        ids={s: (ids[fold[s]] if ids is not None else fold[s]) for s in fold},
+        groups=None if groups is None else {s: groups[fold[s]] for s in fold},
         augmentation=make_augmentation() if make_augmentation else None, verbose=0,
+        extra_config={"fold": k + 1, **(extra_config or {})}, progress=label if verbose else None,
+        extra_metrics={"fold": k + 1, "sizes": {s: int(len(fold[s])) for s in fold}, "params": params},
     )
-    metrics, scores = evaluation.evaluate(model, *test, loss=fold_config.loss)
-    scores = evaluation.class_scores(scores)
-    names = class_names or [str(c) for c in range(scores.shape[1])]
-    table = pd.DataFrame({"id": ids[fold["test"]] if ids is not None else fold["test"],
-                          "index": fold["test"], "fold": k + 1, "label": test[1]})
-    for c, name in enumerate(names):
-        table[f"score_{name}"] = scores[:, c]
-    write_text(os.path.join(folder, "predictions.csv"), table.to_csv(index=False))
-    training.write_history(result.history, os.path.join(folder, "history.csv"))
-    save_model(model, os.path.join(folder, "model.keras"))
-    write_json(done, {"fold": k + 1, "sizes": {s: int(len(fold[s])) for s in fold},
-                      "best_epoch": result.best_epoch, "params": params, "test": metrics})
+    if trials is not None:
+        run.write_text("search.csv", trials.to_csv(index=False))
+    metrics = result.metrics["test"]
     if verbose:
-        print(f"fold {k + 1}: test accuracy {metrics['accuracy']:.3f}, AUROC {metrics['auroc']:.3f} "
+        print(f"{label}: test accuracy {metrics['accuracy']:.3f}, AUROC {metrics['auroc']:.3f} "
               f"(train {len(fold['train'])}, val {len(fold['val'])}, test {len(fold['test'])})", flush=True)
 
 
 def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, out_dir=None,
                    val_size=0.15, class_names=None, search_space=None, n_iter=None, score="loss",
-                   make_augmentation=None, only_folds=None, verbose=1):
+                   make_augmentation=None, only_folds=None, verbose=1, *, arguments=None, extra_config=None):
     """n-fold cross-validation of ``build_model`` on ``(x, y)``.
 
     Args:
@@ -156,7 +157,9 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
         make_augmentation: optional ``() -> keras layer``, a fresh augmentation per fold.
         only_folds: run only these fold numbers (1-based), e.g. one array job per fold; then
             call :func:`collect` once all have run.
-        verbose: print one line per fold.
+        verbose: print one line per fold and per epoch ("fold 2/5: epoch 3/30 ...").
+        arguments, extra_config: recorded in every fold's ``config.json`` (see
+            :func:`biocnn.experiment.train_and_evaluate`).
 
     Returns:
         A :class:`CVResult` (or None when ``only_folds`` leaves folds unfinished).
@@ -187,13 +190,15 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
                 "groups": groups is not None}
     _save_assignment(out_dir, folds, len(y), json.loads(json.dumps(settings, default=str)))
     ids = None if ids is None else np.asarray(ids)
+    groups = None if groups is None else np.asarray(groups)
     for k, fold in enumerate(folds):
         if only_folds is not None and k + 1 not in only_folds:
             continue
         if verbose:
             print(f"fold {k + 1}/{len(folds)}", flush=True)
         run_fold(k, fold, build_model, x, y, out_dir, config, ids, class_names, search_space,
-                 n_iter, score, make_augmentation, verbose)
+                 n_iter, score, make_augmentation, verbose, groups=groups, n_folds=len(folds),
+                 arguments=arguments, extra_config=extra_config)
     unfinished = [k + 1 for k in range(len(folds))
                   if not os.path.exists(os.path.join(out_dir, f"fold_{k + 1}", "metrics.json"))]
     if unfinished:
@@ -214,7 +219,8 @@ def collect(out_dir, class_names=None):
     if not os.path.exists(path):
         raise ValueError(f"'{out_dir}' holds no cross-validation run (no {ASSIGNMENT}).")
     with open(path) as f:
-        n_folds = len(json.load(f)["folds"])
+        assignment = json.load(f)["folds"]
+    n_folds = len(assignment)
     rows, tables, histories = [], [], {}
     for k in range(1, n_folds + 1):
         folder = os.path.join(out_dir, f"fold_{k}")
@@ -225,16 +231,19 @@ def collect(out_dir, class_names=None):
         rows.append({"fold": k, **{f"n_{s}": n for s, n in fold["sizes"].items()},
                      "best_epoch": fold["best_epoch"], "params": json.dumps(fold["params"], sort_keys=True),
                      **{m: fold["test"][m] for m in METRICS}})
-        tables.append(pd.read_csv(os.path.join(folder, "predictions.csv")))
+        table = pd.read_csv(os.path.join(folder, "predictions.csv"), keep_default_na=False,
+                            dtype={"id": str, "group": str, "label": str, "predicted": str})
+        tables.append(table.assign(fold=k, index=assignment[k - 1]["test"]))
         histories[k] = pd.read_csv(os.path.join(folder, "history.csv"))
     folds = pd.DataFrame(rows)
     predictions = pd.concat(tables, ignore_index=True).sort_values("index").reset_index(drop=True)
-    score_columns = [c for c in predictions.columns if c.startswith("score_")]
-    names = class_names or [c[len("score_"):] for c in score_columns]
-    summary = {m: summarize_folds(folds[m].tolist(), m, predictions) for m in METRICS}
-    pooled = evaluation.classification_metrics(predictions["label"].to_numpy(), predictions[score_columns].to_numpy())
+    probability_columns = [c for c in predictions.columns if c.startswith("probability_")]
+    names = class_names or [c[len("probability_"):] for c in probability_columns]
+    labels = predictions["label"].map({name: i for i, name in enumerate(names)}).to_numpy()
+    summary = {m: summarize_folds(folds[m].tolist(), m, predictions.assign(label=labels)) for m in METRICS}
+    pooled = evaluation.classification_metrics(labels, predictions[probability_columns].to_numpy())
     write_text(os.path.join(out_dir, "cv_folds.csv"), folds.to_csv(index=False))
     write_text(os.path.join(out_dir, "oof_predictions.csv"), predictions.to_csv(index=False))
     write_json(os.path.join(out_dir, "cv_metrics.json"), {"folds": n_folds, "summary": summary, "pooled_out_of_fold": pooled})
-    plots.plot_roc_folds(predictions, names, os.path.join(out_dir, "roc_folds.png"))
+    plots.plot_roc_folds(predictions.assign(label=labels), names, os.path.join(out_dir, "roc_folds.png"))
     return CVResult(folds=folds, summary=summary, pooled=pooled, predictions=predictions, histories=histories)

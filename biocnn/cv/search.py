@@ -71,7 +71,7 @@ def _to_native(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def search(build_model, train, validation, space, config=None, n_iter=None, seed=0, score="loss", verbose=0):
+def search(build_model, train, validation, space, config=None, n_iter=None, seed=0, score="loss", verbose=0, label=""):
     """Try each candidate on ``train``, score it on ``validation``, return the trials and the best.
 
     Args:
@@ -83,6 +83,8 @@ def search(build_model, train, validation, space, config=None, n_iter=None, seed
         seed: seeds the sampler and every candidate's training.
         score: validation metric to select on: ``"loss"`` (lower is better), ``"auroc"``,
             ``"auprc"`` or ``"accuracy"`` (higher is better).
+        verbose: print one line per trial ("fold 2/5: trial 3/8 ...").
+        label: the prefix of those lines, e.g. ``"fold 2/5"``.
 
     Returns:
         (trials DataFrame sorted best first, best params dict).
@@ -92,7 +94,8 @@ def search(build_model, train, validation, space, config=None, n_iter=None, seed
         raise ValueError(f"score must be one of loss, auroc, auprc, accuracy; got {score!r}.")
     config = config or TrainingConfig()
     rows = []
-    for i, params in enumerate(candidates(space, n_iter, seed)):
+    trials = candidates(space, n_iter, seed)
+    for i, params in enumerate(trials):
         params = {k: _to_native(v) for k, v in params.items()}
         config_params, model_params = split_params(params)
         trial_config = dataclasses.replace(config, **config_params)
@@ -102,7 +105,8 @@ def search(build_model, train, validation, space, config=None, n_iter=None, seed
         metrics, _ = evaluation.evaluate(model, *validation, loss=trial_config.loss)
         rows.append({"trial": i, "params": json.dumps(params, sort_keys=True), **{f"val_{k}": metrics[k] for k in ("loss", "accuracy", "auroc", "auprc")}})
         if verbose:
-            print(f"trial {i + 1}: {params} -> val {score} {metrics[score]:.4f}", flush=True)
+            prefix = f"{label}: " if label else ""
+            print(f"{prefix}trial {i + 1}/{len(trials)}: {params} -> val {score} {metrics[score]:.4f}", flush=True)
     trials = pd.DataFrame(rows)
     ascending = score == "loss"
     trials = trials.sort_values(f"val_{score}", ascending=ascending, na_position="last").reset_index(drop=True)

@@ -114,7 +114,7 @@ def summarize_folds(values, metric, predictions=None, confidence=0.95, seed=0):
             given, the interval is :func:`bootstrap_ci`'s (inside [0, 1]); otherwise (the loss)
             the t interval of :func:`mean_sd_ci`.
         predictions: the out-of-fold predictions: a DataFrame with ``fold``, ``label`` and
-            ``score_<class>`` columns (``oof_predictions.csv``).
+            ``probability_<class>`` columns (``oof_predictions.csv``; labels as class indices).
         confidence: the interval's coverage.
         seed: seeds the bootstrap.
 
@@ -127,7 +127,7 @@ def summarize_folds(values, metric, predictions=None, confidence=0.95, seed=0):
     """
     summary = mean_sd_ci(values, confidence)
     if metric in BOUNDED_METRICS and predictions is not None and summary["n"] > 1:
-        scores = predictions[[c for c in predictions.columns if str(c).startswith("score_")]].to_numpy()
+        scores = predictions[[c for c in predictions.columns if str(c).startswith("probability_")]].to_numpy()
         summary["ci_low"], summary["ci_high"] = bootstrap_ci(
             predictions["label"].to_numpy(), scores, predictions["fold"].to_numpy(), metric, confidence, seed=seed)
     return summary

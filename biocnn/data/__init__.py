@@ -12,9 +12,9 @@ from biocnn.data.encoding import (  # noqa: E402
     valid_letters,
     validate_sequence,
 )
+from biocnn.data.labels import class_indices, sorted_classes  # noqa: E402
 from biocnn.data.sequences import (  # noqa: E402
     attach_labels,
-    class_indices,
     identical_sequence_groups,
     read_bed,
     read_fasta,
@@ -27,7 +27,7 @@ from biocnn.data.sequences import (  # noqa: E402
 
 __all__ += [
     "ALPHABETS", "Encoding", "one_hot", "reverse_complement", "valid_letters", "validate_sequence",
-    "attach_labels", "class_indices", "identical_sequence_groups", "read_bed", "read_fasta",
+    "attach_labels", "class_indices", "sorted_classes", "identical_sequence_groups", "read_bed", "read_fasta",
     "read_fasta_per_class", "read_fasta_with_labels", "read_fastq", "read_label_table",
     "read_sequence_csv",
 ]
@@ -40,6 +40,7 @@ from biocnn.data.image_datasets import (  # noqa: E402
     check_training_labels,
     image_dataset,
     load_images,
+    make_table,
     split_table,
     table_from_csv,
     table_from_folder,
@@ -47,7 +48,7 @@ from biocnn.data.image_datasets import (  # noqa: E402
 
 __all__ += [
     "preprocess", "IMAGE_EXTENSIONS", "load_image", "probe_image", "read_image", "ImageTable",
-    "check_images", "check_training_labels", "image_dataset", "load_images", "split_table",
+    "check_images", "check_training_labels", "image_dataset", "load_images", "make_table", "split_table",
     "table_from_csv", "table_from_folder",
 ]
 
@@ -84,3 +85,8 @@ __all__ += [
     "check_volume_shapes", "load_volumes", "source_for_table", "volume_dataset", "volume_table",
     "volume_table_from_csv",
 ]
+
+from biocnn.data import sources  # noqa: E402
+from biocnn.data.sources import DataSource, csv_kind, open_source  # noqa: E402
+
+__all__ += ["sources", "DataSource", "csv_kind", "open_source"]

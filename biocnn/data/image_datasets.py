@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from biocnn.data.labels import class_indices
 from biocnn.data.images import IMAGE_EXTENSIONS, is_image_file, load_image, probe_image
 from biocnn.splits import train_val_test_split
 from biocnn.data.table_hints import separator_hint, table_problem
@@ -38,6 +39,7 @@ __all__ = [
     "check_training_labels",
     "image_dataset",
     "load_images",
+    "make_table",
     "split_table",
     "table_from_csv",
     "table_from_folder",
@@ -91,13 +93,6 @@ class ImageTable:
         return {name: int(n) for name, n in zip(self.class_names, counts)}
 
 
-def _sorted_classes(names):
-    names = sorted(set(names))
-    if all(n.lstrip("-").isdigit() for n in names):  # "2" before "10"
-        return sorted(names, key=int)
-    return names
-
-
 def _listing(items, total=None):
     total = len(items) if total is None else total
     shown = "; ".join(items[:_SHOWN])
@@ -116,26 +111,37 @@ def _inside(real_root, path):
     return os.path.commonpath([real_root, real]) == real_root
 
 
-def _make_table(paths, names, root, groups=None, splits=None, class_names=None):
-    classes = list(class_names) if class_names is not None else _sorted_classes(names)
-    unknown = sorted(set(names) - set(classes))
-    if unknown:
-        raise ValueError(
-            f"Labels {unknown} are not among the given class names {classes}; add them to the "
-            "class names or fix the labels."
-        )
+def make_table(paths, names, root, groups=None, splits=None, class_names=None, ids=None, where=None):
+    """An :class:`ImageTable` from per-sample paths and labels, classes in the one order of
+    :func:`biocnn.data.labels.class_indices` (numbers numerically, else sorted, or ``class_names``).
+
+    Args:
+        paths: (N,) file paths (or names of the samples inside one file).
+        names: (N,) labels.
+        root: the data root; ``ids`` default to the paths relative to it.
+        groups, splits: optional (N,) group and split names.
+        class_names: the classes in label order.
+        ids: (N,) sample ids (default: paths relative to ``root``).
+        where: the file the labels come from, for messages (default ``root``).
+
+    Raises:
+        ValueError: labels outside ``class_names``, or fewer than 2 classes.
+
+    Example:
+        >>> print(make_table(["a/1.png", "b/2.png"], ["10", "2"], "").class_names)
+        ('2', '10')
+    """
+    where = where or f"the data under '{root}'"
+    labels, classes = class_indices(names, class_names, where=where)
     if len(classes) < 2:
-        raise ValueError(
-            f"A classifier needs at least 2 classes; the data under '{root}' has only "
-            f"{classes}. Add images of other classes."
-        )
-    index = {name: i for i, name in enumerate(classes)}
+        raise ValueError(f"{where}: a classifier needs at least 2 classes, found only {classes}. Add samples of "
+                         "other classes.")
     paths = np.asarray(paths, dtype=str)
     return ImageTable(
         paths=paths,
-        labels=np.asarray([index[n] for n in names], dtype=np.int64),
+        labels=labels,
         class_names=tuple(classes),
-        ids=np.asarray([os.path.relpath(p, root) for p in paths], dtype=str),
+        ids=np.asarray(ids if ids is not None else [os.path.relpath(p, root) for p in paths], dtype=str),
         groups=None if groups is None else np.asarray(groups, dtype=str),
         splits=None if splits is None else np.asarray(splits, dtype=str),
         root=root,
@@ -211,7 +217,7 @@ def table_from_folder(root, class_names=None):
             )
         paths += found
         names += [folder] * len(found)
-    return _make_table(paths, names, root, class_names=class_names)
+    return make_table(paths, names, root, class_names=class_names)
 
 
 def _read_csv(path):
@@ -309,7 +315,7 @@ def table_from_csv(csv_path, root=None, class_names=None):
         empty = [f"line {i + 2}" for i, g in enumerate(groups) if not g]
         raise ValueError(f"{csv_path}: {len(empty)} row(s) have an empty group: {_listing(empty)}.")
     splits = frame["split"].tolist() if "split" in frame.columns else None
-    return _make_table(paths, frame["label"].tolist(), root, groups, splits, class_names)
+    return make_table(paths, frame["label"].tolist(), root, groups, splits, class_names)
 
 
 def check_training_labels(labels_by_split, class_names):

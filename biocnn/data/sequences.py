@@ -31,6 +31,7 @@ from Bio.SeqIO.QualityIO import FastqGeneralIterator
 
 from biocnn.data.encoding import validate_sequence
 from biocnn.data.table_hints import encoding_hint, separator_hint
+from biocnn.data.labels import class_indices
 
 __all__ = [
     "read_fasta",
@@ -768,33 +769,3 @@ def identical_sequence_groups(sequences):
     _, groups = np.unique([str(s).upper() for s in sequences], return_inverse=True)
     first = {}
     return np.array([first.setdefault(g, len(first)) for g in groups], dtype=np.int64)
-
-
-def class_indices(labels, class_names=None):
-    """Integer class indices of string labels, and the class names in index order.
-
-    Args:
-        labels: iterable of str.
-        class_names: the classes in order; None: the sorted distinct labels.
-
-    Returns:
-        ``(indices, class_names)``: an int64 array and a list of str.
-
-    Raises:
-        ValueError: a label that is not among ``class_names``.
-
-    Example:
-        >>> y, names = class_indices(["N", "EI", "IE", "N"])
-        >>> y.tolist(), names
-        ([2, 0, 1, 2], ['EI', 'IE', 'N'])
-    """
-    labels = [str(v) for v in labels]
-    names = sorted(set(labels)) if class_names is None else [str(c) for c in class_names]
-    position = {name: i for i, name in enumerate(names)}
-    unknown = sorted(set(labels) - set(position))
-    if unknown:
-        raise ValueError(
-            f"Labels {', '.join(map(repr, unknown[:_SHOW]))} are not among the classes "
-            f"{', '.join(map(repr, names))}."
-        )
-    return np.array([position[v] for v in labels], dtype=np.int64), names

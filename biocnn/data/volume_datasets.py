@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from biocnn.data.image_datasets import ImageTable
+from biocnn.data.image_datasets import ImageTable, make_table  # noqa: F401 (ImageTable: doctests)
 from biocnn.data.intensity import NAN_POLICIES, replace_nonfinite, window, window_bounds
 from biocnn.data.preprocess import resize
 from biocnn.data.volumes import FileVolumes, is_volume_file, VOLUME_SUFFIXES
@@ -102,33 +102,6 @@ class VolumePreprocessing:
 
 
 # --- label tables ---------------------------------------------------------------------------
-
-
-def _sorted_classes(names):
-    names = sorted(set(names))
-    if all(n.lstrip("-").isdigit() for n in names):  # "2" before "10"
-        return sorted(names, key=int)
-    return names
-
-
-def _make_table(ids, paths, names, root, groups=None, splits=None, class_names=None, where="the labels"):
-    names = [str(n) for n in names]
-    classes = [str(c) for c in class_names] if class_names is not None else _sorted_classes(names)
-    unknown = sorted(set(names) - set(classes))
-    if unknown:
-        raise ValueError(f"{where}: labels {unknown} are not among the class names {classes}.")
-    if len(classes) < 2:
-        raise ValueError(f"{where}: a classifier needs at least 2 classes, found only {classes}.")
-    index = {c: i for i, c in enumerate(classes)}
-    return ImageTable(
-        paths=np.asarray(paths, dtype=str),
-        labels=np.asarray([index[n] for n in names], dtype=np.int64),
-        class_names=tuple(classes),
-        ids=np.asarray(ids, dtype=str),
-        groups=None if groups is None else np.asarray(groups, dtype=str),
-        splits=None if splits is None else np.asarray(splits, dtype=str),
-        root=root,
-    )
 
 
 def _read_csv(csv_path, required, expected):
@@ -223,8 +196,8 @@ def volume_table_from_csv(csv_path, root=None, class_names=None):
     _row_problems(frame, csv_path, check_path)
     paths = [os.path.normpath(os.path.join(folder, p)) for p in frame["path"]]
     ids = [os.path.relpath(p, root) for p in paths]
-    return _make_table(ids, paths, frame["label"], root, _optional(frame, "group"), _optional(frame, "split"),
-                       class_names, where=csv_path)
+    return make_table(paths, frame["label"], root, _optional(frame, "group"), _optional(frame, "split"),
+                      class_names, ids=ids, where=csv_path)
 
 
 def volume_table(source, labels=None, csv_path=None, groups=None, class_names=None):
@@ -271,7 +244,7 @@ def volume_table(source, labels=None, csv_path=None, groups=None, class_names=No
         if groups is not None and len(groups) != len(ids):
             raise ValueError(f"{len(groups)} group ids for the {len(ids)} volumes of {source.name}.")
         names = [v.decode() if isinstance(v, bytes) else str(v) for v in values[:, 0]]
-        return _make_table(ids, paths, names, "", groups, None, class_names, where=source.name)
+        return make_table(paths, names, "", groups, None, class_names, ids=ids, where=source.name)
     csv_path, frame = _read_csv(csv_path, ("label",), "a 'label' column, optional 'id', 'group', 'split'")
     if "id" in frame.columns:
         repeated = sorted(set(frame["id"][frame["id"].duplicated()]))
@@ -293,8 +266,8 @@ def volume_table(source, labels=None, csv_path=None, groups=None, class_names=No
             "per volume in the volumes' order, or add an 'id' column naming each row's volume."
         )
     _row_problems(frame, csv_path)
-    return _make_table(ids, paths, frame["label"], os.path.dirname(csv_path), _optional(frame, "group"),
-                       _optional(frame, "split"), class_names, where=csv_path)
+    return make_table(paths, frame["label"], os.path.dirname(csv_path), _optional(frame, "group"),
+                      _optional(frame, "split"), class_names, ids=ids, where=csv_path)
 
 
 def source_for_table(table, key=None):

@@ -113,14 +113,15 @@ def options(name):
     return tuple(sorted(_options_of(_REGISTRY[name][0])[0]))
 
 
-def create(name, input_shape, num_classes, /, **options):
+def create(name, /, input_shape, num_classes, **options):
     """Build the registered model ``name`` for a channels-last ``input_shape``.
 
     The rank is ``len(input_shape) - 1``: ``(40, 4)`` is a 1D sequence, ``(28, 28, 1)`` a 2D
     image, ``(16, 16, 16, 1)`` a 3D volume.
 
-    The first three arguments are positional-only, so ``name=...`` among ``options`` is the
-    model's own ``name`` option (its layer-name prefix), not the registry name.
+    ``name`` is positional-only, so ``name=...`` among ``options`` is the model's own ``name``
+    option (its layer-name prefix), not the registry name; ``input_shape`` and ``num_classes``
+    may be given by keyword, as Keras users do.
 
     Args:
         name: str, a name from :func:`available`.
@@ -141,6 +142,8 @@ def create(name, input_shape, num_classes, /, **options):
         >>> model = create("lenet5", (28, 28, 1), 10, pooling="avg")
         >>> print(model.output_shape)
         (None, 10)
+        >>> print(create("resnet18", input_shape=(32, 32, 3), num_classes=2, width_multiplier=0.25).output_shape)
+        (None, 2)
     """
     look_up("model name", name, _REGISTRY, where="create")
     constructor, ranks = _REGISTRY[name]

@@ -13,13 +13,14 @@ Layers after the last such end (e.g. ResNet v2's ``post_bn``) belong to the last
 """
 
 import dataclasses
+import functools
 import os
 
 import keras
 import numpy as np
 import pandas as pd
 
-from biocnn import evaluation, experiment, plots, training
+from biocnn import training
 from biocnn.models import blocks as zoo
 
 __all__ = ["classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "FineTuneResult",
@@ -226,6 +227,16 @@ class FineTuneResult:
     unfrozen: list
     best_epoch: int
 
+    @property
+    def stopped_early(self):
+        """Whether the last phase run was ended by early stopping."""
+        return bool((self.fine_tune or self.head).stopped_early)
+
+    @property
+    def metrics(self):
+        """What ``metrics.json`` records about the phases."""
+        return {"head_epochs_run": len(self.head.history), "unfrozen_layers": len(self.unfrozen)}
+
 
 def _best_value(result):
     history = result.history
@@ -296,40 +307,20 @@ def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unf
 def fine_tune_and_evaluate(run, model, splits, config, arguments=None, class_names=None, ids=None,
                            head_epochs=5, unfreeze=2, fine_tune_lr_factor=0.1, extra_config=None, verbose=2,
                            **fit_kwargs):
-    """:func:`fine_tune` on ``splits["train"]`` (selecting on ``"val"``), then the run directory.
+    """:func:`fine_tune` as the training step of :func:`biocnn.experiment.train_and_evaluate`.
 
-    Writes what :func:`biocnn.experiment.train_and_evaluate` writes (``config.json``,
-    ``history.csv`` with both phases, ``metrics.json``, ``model.keras``,
-    ``training_curves.png``, ``predictions.csv``, ``per_class.csv``, confusion matrix, ROC),
-    with checkpoints in ``checkpoints/head`` and ``checkpoints/fine_tune``.
+    Writes what every run writes (``config.json`` with a ``fine_tuning`` section, ``history.csv``
+    with both phases, ``metrics.json``, ``model.keras``, ``predictions.csv`` ...), with
+    checkpoints in ``checkpoints/head`` and ``checkpoints/fine_tune``.
 
     Returns:
         ``(metrics, scores, FineTuneResult)``.
     """
-    num_classes = int(model.output_shape[-1]) if model.output_shape[-1] != 1 else 2
-    class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
-    run.write_json("config.json", {
-        "arguments": arguments or {}, "training": config.to_dict(), "seed": config.seed,
-        "fine_tuning": {"head_epochs": head_epochs, "unfreeze": unfreeze, "fine_tune_lr_factor": fine_tune_lr_factor},
-        "model": {"name": model.name, "parameters": int(model.count_params())},
-        "data": {s: {"samples": int(len(y)), "input_shape": list(np.shape(x)[1:])} for s, (x, y) in splits.items()},
-        "class_names": class_names, **(extra_config or {}), "versions": experiment.versions(),
-    })
-    result = fine_tune(model, *splits["train"], validation=splits.get("val"), config=config, head_epochs=head_epochs,
-                       unfreeze=unfreeze, fine_tune_lr_factor=fine_tune_lr_factor,
-                       checkpoint_dir=run.folder("checkpoints"), resume=run.resumed, verbose=verbose, **fit_kwargs)
-    training.write_history(result.history, run.file("history.csv"))
-    plots.plot_history(result.history.drop(columns="phase"), run.file("training_curves.png"), best_epoch=result.best_epoch)
-    metrics = {"best_epoch": result.best_epoch, "head_epochs_run": len(result.head.history),
-               "unfrozen_layers": len(result.unfrozen)}
-    scores = {}
-    for split in ("val", "test"):
-        if split in splits:
-            metrics[split], scores[split] = evaluation.evaluate(model, *splits[split], loss=config.loss)
-    if "test" in splits:
-        per_class = experiment.write_test_report(run, splits["test"][1], scores["test"], class_names,
-                                                 ids=(ids or {}).get("test"))
-        metrics["test"]["per_class"] = per_class.set_index("class").to_dict(orient="index")
-    run.save_model(model)
-    run.write_json("metrics.json", metrics)
-    return metrics, scores, result
+    from biocnn import experiment  # the experiment path calls this step; imported when used
+
+    settings = {"head_epochs": head_epochs, "unfreeze": unfreeze, "fine_tune_lr_factor": fine_tune_lr_factor}
+    step = functools.partial(fine_tune, **settings)
+    result = experiment.train_and_evaluate(run, model, splits, config, arguments, class_names, ids,
+                                           extra_config={"fine_tuning": settings, **(extra_config or {})},
+                                           verbose=verbose, train_step=step, **fit_kwargs)
+    return result.metrics, result.scores, result.training
