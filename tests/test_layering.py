@@ -3,15 +3,16 @@
 The map (also in ../shared/STYLE.md), top to bottom; a module may import its own rank or lower:
 
     8  pipelines/*.py                          thin scripts
-    7  biocnn (the package), cli, command       one argument vocabulary, the installed command
-    6  experiment                               data source -> split checks -> train -> evaluate -> report
-    5  cv, transfer                             folds and search, backbones and fine-tuning
+    7  biocnn (the package), cli, commands      one argument vocabulary, the installed command
+    6  cv, transfer                             folds and search, backbones and fine-tuning: each runs
+                                                its folds / phases through the experiment path
+    5  experiment                               split checks -> train (a pluggable step) -> evaluate -> report
     4  export, interpret                        read runs through rundir's schema
-    3  training                                 fit / resume (uses distribute's strategies and loop)
-    2  models, augment, data, gallery           networks, augmentation, readers/sources, figure galleries
+    3  training, lr_finder                      fit / resume (uses distribute's strategies and loop)
+    2  models, augment, data, gallery, tta      networks, augmentation, readers/sources, galleries
     1  rundir, evaluation, plots, splits        run schema, metrics, figures, split checks
     0  distribute                               strategies, the cluster's facts, the custom loop
-   -1  layers, losses, optimizers, utils, runtime, errors   the shared core
+   -1  layers, losses, optimizers, schedules, utils, runtime, errors, class_balance   the shared core
 
 Every ``import`` counts, also one inside a function (a lazy import is still a dependency).
 """
@@ -26,15 +27,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RANKS = {
     "pipelines": 8,
     "biocnn": 7, "biocnn.cli": 7, "biocnn.command": 7, "biocnn.commands": 7,
-    "biocnn.experiment": 6,
-    "biocnn.cv": 5, "biocnn.transfer": 5,
+    "biocnn.cv": 6, "biocnn.transfer": 6,
+    "biocnn.experiment": 5,
     "biocnn.export": 4, "biocnn.interpret": 4,
-    "biocnn.training": 3,
-    "biocnn.models": 2, "biocnn.augment": 2, "biocnn.data": 2, "biocnn.gallery": 2,
+    "biocnn.training": 3, "biocnn.lr_finder": 3,
+    "biocnn.models": 2, "biocnn.augment": 2, "biocnn.data": 2, "biocnn.gallery": 2, "biocnn.tta": 2,
     "biocnn.rundir": 1, "biocnn.evaluation": 1, "biocnn.plots": 1, "biocnn.splits": 1,
     "biocnn.distribute": 0,
     "biocnn.layers": -1, "biocnn.losses": -1, "biocnn.optimizers": -1, "biocnn.utils": -1,
     "biocnn.runtime": -1, "biocnn.errors": -1, "biocnn.serialization": -1,
+    "biocnn.schedules": -1, "biocnn.class_balance": -1,
 }
 
 
@@ -114,7 +116,7 @@ def test_the_checker_sees_an_upward_and_a_private_import(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
     found = _imports(fake)
     assert [(t, n) for _, t, n in found] == [("biocnn.experiment", ["_secret"]), ("biocnn.training", [])]
-    with pytest.raises(AssertionError, match=r"imports biocnn.experiment \(rank 6 > biocnn.utils's -1\)"):
+    with pytest.raises(AssertionError, match=r"imports biocnn.experiment \(rank 5 > biocnn.utils's -1\)"):
         test_imports_run_downwards(fake)
     with pytest.raises(AssertionError, match="imports _secret from biocnn.experiment"):
         test_no_private_name_crosses_a_module(fake)
