@@ -165,3 +165,19 @@ def _other_csv(tmp_path):
     for name in ("1.png", "2.png"):
         Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(tmp_path / name)
     return str(tmp_path / "other.csv")
+
+
+def test_replay_of_a_config_gives_the_same_run(sources, tmp_path):
+    from biocnn.commands import replay
+
+    first = tmp_path / "first"
+    images.main([*sources["image_npz"], *TRAIN, "--seed", "3", "--tensorboard", "--out", str(first)])
+    assert os.listdir(first / "tensorboard")
+    again = tmp_path / "again"
+    replay.main([str(first / "config.json"), "--out", str(again)])
+    a, b = (json.load(open(run / "metrics.json"))["test"] for run in (first, again))
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and a["accuracy"] == b["accuracy"]
+    replayed = json.load(open(again / "config.json"))["arguments"]
+    assert replayed["seed"] == 3 and replayed["model"] == "lenet5:width_multiplier=0.25"
+    with pytest.raises(ValueError, match=r"--set 'sed=1': expected KEY=VALUE with KEY one of the recorded arguments"):
+        replay.main([str(first), "--out", str(tmp_path / "x"), "--set", "sed=1"])
