@@ -77,7 +77,8 @@ def train_source(args, source, *, normalize=True, clip=None, augment_extra=None,
     result = experiment.train_and_evaluate(
         run, model, splits, config, vars(args), source.class_names, source.ids_of(parts), groups=groups,
         augmentation=augmentation, extra_config={**extra, **spec, **(extra_config or {})},
-        verbose=cli.verbosity(), tensorboard=getattr(args, "tensorboard", False), train_step=train_step)
+        verbose=cli.verbosity(), tensorboard=getattr(args, "tensorboard", False), train_step=train_step,
+        progress="run" if cli.verbosity() == 1 else None)  # a terminal: the run's ETA under Keras's bar
     result.wall_seconds = time.perf_counter() - started
     return run, model, splits, parts, result
 

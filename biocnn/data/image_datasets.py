@@ -40,6 +40,7 @@ __all__ = [
     "image_dataset",
     "load_images",
     "make_table",
+    "read_label_csv",
     "split_table",
     "table_from_csv",
     "table_from_folder",
@@ -220,23 +221,38 @@ def table_from_folder(root, class_names=None):
     return make_table(paths, names, root, class_names=class_names)
 
 
-def _read_csv(path):
+def read_label_csv(csv_path, required=_REQUIRED_COLUMNS,
+                   expected="a header line 'path,label' with optional 'group' and 'split' columns"):
+    """A label table (CSV) as strings: lower-case column names, cells stripped, no empty table.
+
+    Args:
+        csv_path: the CSV file.
+        required: the columns it must have.
+        expected: what the header should be, for the message.
+
+    Returns:
+        ``(absolute path, DataFrame)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unreadable, missing columns (named, with those found) or no rows.
+    """
+    csv_path = os.path.abspath(os.fspath(csv_path))
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError(f"No such CSV file: '{csv_path}'.")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable CSV table ({error}).{table_problem(error)}") from error
+        raise ValueError(f"{csv_path}: not a readable CSV table ({error}).{table_problem(error)}") from error
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in _REQUIRED_COLUMNS if c not in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
     if missing and separator_hint(frame.columns):
-        raise ValueError(f"{path}: missing column(s) {missing}.{separator_hint(frame.columns)}")
+        raise ValueError(f"{csv_path}: missing column(s) {missing}.{separator_hint(frame.columns)}")
     if missing:
-        raise ValueError(
-            f"{path}: missing column(s) {missing}; found {list(frame.columns)}. Expected a header "
-            "line 'path,label' with optional 'group' and 'split' columns."
-        )
+        raise ValueError(f"{csv_path}: missing column(s) {missing}; found {list(frame.columns)}. Expected {expected}.")
     if frame.empty:
-        raise ValueError(f"{path}: the table has a header but no rows.")
-    return frame.apply(lambda column: column.str.strip())
+        raise ValueError(f"{csv_path}: the table has a header but no rows.")
+    return csv_path, frame.apply(lambda column: column.str.strip())
 
 
 def _problems(frame, csv_path, root, real_root):
@@ -302,7 +318,7 @@ def table_from_csv(csv_path, root=None, class_names=None):
     if not os.path.isfile(csv_path):
         raise FileNotFoundError(f"No such CSV file: '{csv_path}'.")
     root, real_root = _real_root(root if root is not None else os.path.dirname(csv_path))
-    frame = _read_csv(csv_path)
+    _, frame = read_label_csv(csv_path)
     problems, paths = _problems(frame, csv_path, root, real_root)
     if problems:
         messages = [f"{len(rows)} row(s) {kind}: {_listing(rows)}" for kind, rows in problems.items()]

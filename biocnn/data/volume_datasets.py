@@ -17,14 +17,12 @@ import dataclasses
 import os
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
-from biocnn.data.image_datasets import ImageTable, make_table  # noqa: F401 (ImageTable: doctests)
+from biocnn.data.image_datasets import ImageTable, make_table, read_label_csv  # noqa: F401 (ImageTable: doctests)
 from biocnn.data.intensity import NAN_POLICIES, replace_nonfinite, window, window_bounds
 from biocnn.data.preprocess import resize
 from biocnn.data.volumes import FileVolumes, is_volume_file, VOLUME_SUFFIXES
-from biocnn.data.table_hints import separator_hint, table_problem
 
 __all__ = [
     "VolumePreprocessing",
@@ -104,25 +102,6 @@ class VolumePreprocessing:
 # --- label tables ---------------------------------------------------------------------------
 
 
-def _read_csv(csv_path, required, expected):
-    csv_path = os.path.abspath(os.fspath(csv_path))
-    if not os.path.isfile(csv_path):
-        raise FileNotFoundError(f"No such CSV file: '{csv_path}'.")
-    try:
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"{csv_path}: not a readable CSV table ({error}).{table_problem(error)}") from error
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing and separator_hint(frame.columns):
-        raise ValueError(f"{csv_path}: missing column(s) {missing}.{separator_hint(frame.columns)}")
-    if missing:
-        raise ValueError(f"{csv_path}: missing column(s) {missing}; found {list(frame.columns)}. Expected {expected}.")
-    if frame.empty:
-        raise ValueError(f"{csv_path}: the table has a header but no rows.")
-    return csv_path, frame.apply(lambda column: column.str.strip())
-
-
 def _row_problems(frame, csv_path, check_path=None):
     problems = collections.defaultdict(list)
     for row, record in enumerate(frame.to_dict("records")):
@@ -176,7 +155,7 @@ def volume_table_from_csv(csv_path, root=None, class_names=None):
         >>> print(volume_table_from_csv(f"{root}/ct.csv").labels)
         [0 1]
     """
-    csv_path, frame = _read_csv(csv_path, ("path", "label"), "a header 'path,label' with optional 'group' and 'split'")
+    csv_path, frame = read_label_csv(csv_path, ("path", "label"), "a header 'path,label' with optional 'group' and 'split'")
     root = os.path.abspath(os.fspath(root) if root is not None else os.path.dirname(csv_path))
     real_root = os.path.realpath(root)
     folder = os.path.dirname(csv_path)
@@ -245,7 +224,7 @@ def volume_table(source, labels=None, csv_path=None, groups=None, class_names=No
             raise ValueError(f"{len(groups)} group ids for the {len(ids)} volumes of {source.name}.")
         names = [v.decode() if isinstance(v, bytes) else str(v) for v in values[:, 0]]
         return make_table(paths, names, "", groups, None, class_names, ids=ids, where=source.name)
-    csv_path, frame = _read_csv(csv_path, ("label",), "a 'label' column, optional 'id', 'group', 'split'")
+    csv_path, frame = read_label_csv(csv_path, ("label",), "a 'label' column, optional 'id', 'group', 'split'")
     if "id" in frame.columns:
         repeated = sorted(set(frame["id"][frame["id"].duplicated()]))
         if repeated:
