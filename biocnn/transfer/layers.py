@@ -27,6 +27,7 @@ PREPROCESSING_MODES = {
     "torch": "x / 255, minus the ImageNet RGB mean, divided by its standard deviation (DenseNet, ConvNeXt, EfficientNetV2-B*)",
     "tf": "x / 127.5 - 1, in [-1, 1] (ResNet v2, MobileNetV2/V3)",
     "tf128": "x / 128 - 1 (EfficientNetV2-S)",
+    "lite": "(x - 127) / 128 (EfficientNet-Lite)",
     "none": "x unchanged (the network has its own preprocessing layers, or the caller preprocesses)",
 }
 
@@ -37,8 +38,8 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     The input is first multiplied by ``input_scale`` (1 for raw 8-bit intensities 0..255; 255
     for images already scaled to [0, 1]), then transformed as :data:`PREPROCESSING_MODES` says.
-    ``"caffe"`` and ``"torch"`` are per RGB channel and need 3 channels; ``"tf"``, ``"tf128"``
-    and ``"none"`` take any number.
+    ``"caffe"`` and ``"torch"`` are per RGB channel and need 3 channels; ``"tf"``, ``"tf128"``,
+    ``"lite"`` and ``"none"`` take any number.
 
     Args:
         mode: one of :data:`PREPROCESSING_MODES`.
@@ -87,6 +88,8 @@ class ImageNetPreprocessing(keras.layers.Layer):
             return x / 127.5 - 1.0
         if self.mode == "tf128":
             return x / 128.0 - 1.0
+        if self.mode == "lite":
+            return (x - 127.0) / 128.0
         return x
 
     def compute_output_shape(self, input_shape):
