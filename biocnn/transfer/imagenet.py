@@ -130,7 +130,7 @@ def load_imagenet(model, variant="efficientnet_lite0"):
         ValueError: ``model`` is not that variant (a layer missing or of another shape).
     """
     key = _variant_key(variant)
-    reference = efficientnet_lite(key, include_top=True)
+    reference = efficientnet_lite(key, (32, 32, 3), include_top=True)  # the weights do not depend on the size
     reference.load_weights(imagenet_weights(key))
     stems = [layer.name for layer in model.layers if layer.name.endswith("_stem_conv")]
     if len(stems) != 1:

@@ -58,6 +58,10 @@ _STORAGES = {
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle names a global that is not a tensor-rebuilding one."""
+
+
 class _Storage:
     """A storage named by the pickle; its bytes are attached later (legacy) or read on demand (zip)."""
 
@@ -98,7 +102,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 f"read_torch_state_dict: '{self.path}' names '{module}.{name}'; only tensors, storages and "
                 "OrderedDict are read (nothing in the file is run). Save the weights alone: "
                 "torch.save(model.state_dict(), path)."
@@ -199,7 +203,7 @@ def _read_legacy(path):
     with open(path, "rb") as stream:
         try:
             magic = _unpickle(stream, path, storages)
-        except pickle.UnpicklingError:
+        except _Refused:
             raise
         except Exception as error:
             raise ValueError(f"read_torch_state_dict: '{path}' is neither a zip nor a legacy torch.save file "
