@@ -192,3 +192,39 @@ def test_torchvision_resnet_matches_pytorch(tmp_path):
     with torch.no_grad():
         expected = net(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
     np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("depth, zip_format", [(18, True), (50, False)])
+def test_medicalnet_matches_pytorch(tmp_path, depth, zip_format):
+    torch = pytest.importorskip("torch")
+    import torch_nets
+
+    torch.manual_seed(0)
+    shortcut = transfer.MEDICALNET_DEPTHS[depth]
+    net = torch_nets.randomise_batch_norm(torch_nets.MedicalNetResNet(depth, (8, 16, 32, 64), 8, shortcut))
+    checkpoint = {"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()},
+                  "epoch": 3}  # as MedicalNet saves it (DataParallel names)
+    checkpoint["state_dict"]["module.conv_seg.0.weight"] = torch.zeros(2, 8, 1, 1, 1)
+    path = tmp_path / "medicalnet.pth"
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=zip_format)
+    model = transfer.medicalnet_resnet(depth, (8, 12, 12, 1), width_multiplier=0.125)
+    report = transfer.import_torch_weights(model, path, layout="medicalnet")
+    assert report.missing == () and report.unused == ("conv_seg.0.weight",)
+    x = RNG.normal(size=(2, 8, 12, 12, 1)).astype("float32")
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x.transpose(0, 4, 1, 2, 3))).numpy()
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+
+
+def test_medicalnet_shortcut_a_has_no_weights(tmp_path):
+    model = transfer.medicalnet_resnet(18, (8, 8, 8, 1), width_multiplier=0.125)
+    assert not any("_0_conv" in layer.name for layer in model.layers)
+    shortcut = model.get_layer("medicalnet_resnet18_conv3_block1_0_shortcut")
+    x = RNG.normal(size=(1, 5, 5, 5, 3)).astype("float32")
+    y = np.asarray(type(shortcut)(6, 2)(x))
+    np.testing.assert_array_equal(y[..., :3], x[:, ::2, ::2, ::2])
+    assert not y[..., 3:].any()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    v = RNG.normal(size=(1, 8, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(keras.saving.load_model(path)(v), model(v), atol=1e-6)

