@@ -3,7 +3,7 @@
 # through pipelines/transfer_learning.py. Run from the repository root:
 #   bash pipelines/results/transfer_imagenet/study.sh grid  breast|bccd     # seed 0, lr 0.01 and 0.001 per arm
 #   bash pipelines/results/transfer_imagenet/study.sh seeds breast|bccd LR_SCRATCH LR_HEAD LR_FINETUNE [SEEDS...]
-# Runs go to $RUNS (default /work/artifacts/transfer_imagenet); each run's wall time is appended to $RUNS/times.tsv.
+# ARMS="head finetune" limits the seeds mode to some arms. Runs go to $RUNS (default /work/artifacts/transfer_imagenet); each run's wall time is appended to $RUNS/times.tsv.
 set -euo pipefail
 RUNS=${RUNS:-/work/artifacts/transfer_imagenet}
 mkdir -p "$RUNS"
@@ -34,5 +34,5 @@ if [ "$mode" = grid ]; then
   for arm in head finetune scratch; do for lr in 0.01 0.001; do run $arm $lr 0; done; done
 else
   declare -A LR=([scratch]=$1 [head]=$2 [finetune]=$3); shift 3
-  for seed in "$@"; do for arm in head finetune scratch; do run $arm "${LR[$arm]}" "$seed"; done; done
+  for seed in "$@"; do for arm in ${ARMS:-head finetune scratch}; do run $arm "${LR[$arm]}" "$seed"; done; done
 fi
