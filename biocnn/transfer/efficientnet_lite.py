@@ -158,7 +158,7 @@ def efficientnet_lite(variant="efficientnet_lite0", input_shape=None, include_to
     Example:
         >>> m = efficientnet_lite("efficientnet_lite0", (64, 64, 3))
         >>> print(m.output_shape, m.count_params())
-        (None, 1280) 3371680
+        (None, 1280) 3413024
     """
     coefficients = lite_variant(variant)
     key = next(k for k, v in LITE_VARIANTS.items() if v == coefficients)
