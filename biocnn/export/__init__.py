@@ -7,6 +7,7 @@
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
   metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
+* :func:`to_onnx`: an ONNX file from an export or a Keras model, checked in onnxruntime;
 * :func:`encode_sequences`: the in-graph one-hot encoder (equal to ``Encoding.encode``);
 * :func:`add_export_argument`, :func:`check_export_argument`, :func:`export_run`: ``--export``
   for the training pipelines.
@@ -38,6 +39,7 @@ from biocnn.export.predict import (
 )
 from biocnn.export.tflite import to_tflite
 from biocnn.export.cli import add_export_argument, check_export_argument, export_run
+from biocnn.export.onnx import to_onnx
 
 __all__ = [
     "FORMAT",
@@ -62,5 +64,6 @@ __all__ = [
     "read_volumes",
     "save",
     "to_tflite",
+    "to_onnx",
     "write_predictions",
 ]
