@@ -8,8 +8,9 @@
   clipping, is in the ONNX graph too) and ``encoded`` for sequences (one-hot input; ONNX's
   standard operators have no string splitting, so the raw-text encoding stays a SavedModel
   feature, as it does for TFLite). Outputs: ``probabilities`` (N, K) float32 and
-  ``class_index`` (N,) int64; the class names and the export's metadata travel in the ONNX
-  file's ``metadata_props`` (``biocnn_class_names``, ``biocnn_export``);
+  ``class_index`` (N,) int64; the class names, the export's metadata and its model card travel
+  in the ONNX file's ``metadata_props`` (``biocnn_class_names``, ``biocnn_export``,
+  ``biocnn_model_card``);
 * from a built ``keras.Model``, ``model(x, training=False)``: input ``input``, output ``output``.
 
 After conversion ``onnx.checker`` validates the file and onnxruntime runs it next to TensorFlow
@@ -170,9 +171,13 @@ def _convert(source, opset):
     return model
 
 
-def _probe(session, count, seed):
+def _probe(session, count, seed, fallback_shape):
     (spec,) = session.get_inputs()
-    shape = [count if not isinstance(d, int) else d for d in spec.shape]
+    # A size the graph leaves open (an export that resizes in the graph) is probed at the model's own size.
+    shape = [d if isinstance(d, int) else count if i == 0 else (fallback_shape or [None] * len(spec.shape))[i]
+             for i, d in enumerate(spec.shape)]
+    if any(d is None for d in shape):
+        raise ValueError(f"to_onnx: cannot make a probe batch for the input shape {spec.shape}; pass check=False.")
     rng = np.random.default_rng(seed)
     dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(uint16)": np.uint16,
              "tensor(int16)": np.int16, "tensor(int32)": np.int32, "tensor(double)": np.float64}.get(spec.type)
@@ -185,7 +190,8 @@ def _probe(session, count, seed):
 
 
 def _parity(session, source, count, seed):
-    x = _probe(session, count, seed)
+    model_shape = ((source.metadata or {}).get("input") or {}).get("model_input_shape")
+    x = _probe(session, count, seed, model_shape)
     names = [o.name for o in session.get_outputs()]
     got = dict(zip(names, session.run(names, {source.input_name: x})))
     reference = source.reference(x)
@@ -253,9 +259,12 @@ def to_onnx(export_or_model, path, *, opset=None, check=True, overwrite=False, s
                         f"{type(export_or_model).__name__}.")
     model = _convert(source, opset)
     if source.metadata is not None:
+        from biocnn.export.card import model_card
+
         meta = source.metadata
         for key, value in (("biocnn_class_names", json.dumps(meta.get("class_names"))),
-                           ("biocnn_export", json.dumps(meta, sort_keys=True))):
+                           ("biocnn_export", json.dumps(meta, sort_keys=True)),
+                           ("biocnn_model_card", json.dumps(model_card(export_or_model), sort_keys=True))):
             model.metadata_props.add(key=key, value=value)
     content = model.SerializeToString()
 
