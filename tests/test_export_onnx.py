@@ -26,8 +26,8 @@ ATOL = 1e-4
 
 # resnet101 and resnet152 repeat resnet50's bottleneck blocks (only the stage depths differ) and
 # take 10-20 s each per rank to trace and convert, so CI checks them in one rank; every model in
-# every rank was converted with parity below 1e-4 once (pipelines/results/interop/README.md).
-_DEEP = {"resnet101": (2,), "resnet152": (2,)}
+# every rank converts with parity below 1e-4 (BIOCNN_ONNX_ALL_RANKS=1 checks them all; about 70 s more).
+_DEEP = {} if os.environ.get("BIOCNN_ONNX_ALL_RANKS") else {"resnet101": (2,), "resnet152": (2,)}
 
 
 def _cases():

@@ -195,8 +195,9 @@ def model_card(path, out=None, *, intended_use=None, limitations=None):
         training["best_epoch"] = metrics.get("best_epoch")
         training["stopped_early"] = metrics.get("stopped_early")
 
+    source = _data_source(config) if config else None
     derived = [
-        f"Trained and tested on {('the splits of ' + _data_source(config)) if config else 'one data set'} only; "
+        f"Trained and tested on {('the splits of ' + source) if source else 'one data set'} only; "
         "accuracy on data from another instrument, stain, lab or population is unknown until measured there.",
         f"It assigns every input to one of {len(class_names or [])} classes ({', '.join(class_names or [])}); "
         "it has no 'none of these' answer for inputs unlike its training data.",
@@ -210,7 +211,7 @@ def model_card(path, out=None, *, intended_use=None, limitations=None):
     card = {
         "model": model,
         "task": {"modality": modality, "kind": "classification", "class_names": class_names},
-        "data": {"source": _data_source(config) if config else None,
+        "data": {"source": source or "not recorded in config.json (the pipeline's default data set)",
                  "split": (config.get("inputs") or {}).get("split") if config else None, "splits": splits},
         "input": _input_facts(config, meta),
         "training": training,
@@ -250,7 +251,9 @@ def card_markdown(card, title=None):
     task = card.get("task") or {}
     lines = [f"# {title or 'Model card: ' + str(model.get('name', 'model'))}", ""]
     params = model.get("parameters")
-    lines += [f"A {task.get('modality') or ''} classifier ({model.get('name')}"
+    modality = task.get("modality") or ""
+    article = "An" if modality[:1] in ("a", "e", "i", "o", "u") else "A"
+    lines += [f"{article} {modality} classifier ({model.get('name')}"
               f"{', ' + format(params, ',') + ' parameters' if params else ''}"
               f"{', options ' + json.dumps(model['options']) if model.get('options') else ''}) "
               f"into {len(task.get('class_names') or [])} classes: {', '.join(task.get('class_names') or [])}.", ""]
