@@ -166,3 +166,12 @@ def test_export_script_writes_each_format_and_refuses_without_licence(runs, tmp_
     with pytest.raises(ValueError, match=r"license, authors, cite missing"):
         script.main([str(runs[2]), str(tmp_path / "pkg"), "--format", "bioimageio"])
     assert not (tmp_path / "pkg").exists()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from biocnn.export import bioimageio, card, formats
+
+    for module in (card, formats, bioimageio):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__

@@ -104,3 +104,11 @@ def test_refusals_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match=r"differ from TensorFlow's by .*'.*y\.onnx' was not written"):
         export.to_onnx(model, tmp_path / "y.onnx", atol=-1.0)
     assert not os.path.exists(tmp_path / "y.onnx")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from biocnn.export import onnx as onnx_module
+
+    assert doctest.testmod(onnx_module, optionflags=doctest.ELLIPSIS).failed == 0

@@ -108,7 +108,10 @@ def _check_target(path, overwrite):
     if not os.listdir(path):
         return
     rdf = os.path.join(path, RDF_FILE)
-    ours = os.path.isfile(rdf) and _MARKER in open(rdf, encoding="utf-8", errors="replace").read()
+    ours = False
+    if os.path.isfile(rdf):
+        with open(rdf, encoding="utf-8", errors="replace") as f:
+            ours = _MARKER in f.read()
     if not ours:
         raise FileExistsError(f"'{path}' is not empty and is not a biocnn bioimage.io package; biocnn will not "
                               "write into it or delete it. Choose another folder.")
@@ -148,7 +151,9 @@ def _atomic_folder(path, overwrite):
 
 def _wrap_saved_model(export_dir, folder, zip_path):
     """A SavedModel of the export's ``serving_default`` with the one output ``probabilities``, zipped."""
-    loaded = tf.saved_model.load(export_dir)
+    from biocnn.export.savedmodel import load
+
+    loaded = load(export_dir).saved_model  # biocnn's own loading (and its checks) of an export
     function = loaded.signatures["serving_default"]
     (name, spec), = function.structured_input_signature[1].items()
     module = tf.Module()
@@ -168,6 +173,39 @@ def _wrap_saved_model(export_dir, folder, zip_path):
                 full = os.path.join(root, file)
                 archive.write(full, os.path.relpath(full, folder))
     return name, spec
+
+
+def _with_channels(x, rank):
+    return x[..., None] if x.ndim == rank + 1 else x  # (1, *spatial) -> (1, *spatial, 1)
+
+
+def _raw_sample_from_run(run_dir, config, modality):
+    """The run's first test sample with the file's own values and dtype (for exports that take raw input)."""
+    from biocnn.data import read_image
+
+    arguments = config.get("arguments") or {}
+    rank = 2 if modality == "image" else 3
+    npz = arguments.get("npz")
+    if npz and os.path.isfile(npz):
+        with np.load(npz, allow_pickle=False) as arrays:
+            return _with_channels(arrays["test_images"][:1], rank)
+    path = _first_test_file(run_dir, arguments) if modality == "image" else None
+    return None if path is None else read_image(path)[None]
+
+
+def _first_test_file(run_dir, arguments):
+    """The image file of the run's first test prediction, or None when it is not at the recorded path."""
+    if not (arguments.get("csv") or arguments.get("folder")):
+        return None
+    predictions = os.path.join(run_dir, "predictions.csv")
+    if not os.path.isfile(predictions):
+        return None
+    import pandas as pd
+
+    first = str(pd.read_csv(predictions, dtype={"id": str})["id"].iloc[0])
+    root = arguments.get("folder") or arguments.get("root") or os.path.dirname(arguments["csv"])
+    path = os.path.join(root, first)
+    return path if os.path.isfile(path) else None
 
 
 def _sample_from_run(run_dir, config, modality):
@@ -193,24 +231,19 @@ def _sample_from_run(run_dir, config, modality):
         if arguments.get("size"):
             x = np.stack([resize(image, arguments["size"]) for image in x])
         return x
-    if modality == "image" and (arguments.get("csv") or arguments.get("folder")):
-        predictions = os.path.join(run_dir, "predictions.csv")
-        if not os.path.isfile(predictions):
-            return None
-        import pandas as pd
-
-        first = str(pd.read_csv(predictions, dtype={"id": str})["id"].iloc[0])
-        root = arguments.get("folder") or arguments.get("root") or os.path.dirname(arguments["csv"])
-        path = os.path.join(root, first)
-        if not os.path.isfile(path):
-            return None
-        return load_image(path, shape=arguments.get("size"), channels=arguments.get("channels"))[None]
-    return None
+    path = _first_test_file(run_dir, arguments) if modality == "image" else None
+    if path is None:
+        return None
+    return load_image(path, shape=arguments.get("size"), channels=arguments.get("channels"))[None]
 
 
 def _test_input(sample, run_dir, config, modality, spec, where):
+    # An export whose signature declares an integer dtype takes the files' own values (its graph
+    # scales them); one that takes float32 takes the values biocnn's readers give.
+    raw = spec.dtype.is_integer
     if sample is None and run_dir is not None and config is not None:
-        sample = _sample_from_run(run_dir, config, modality)
+        read = _raw_sample_from_run if raw else _sample_from_run
+        sample = read(run_dir, config, modality)
     if sample is None:
         raise ValueError(
             f"to_bioimageio: cannot read a test sample of the run behind '{where}' (its data files are not at the "
@@ -224,7 +257,11 @@ def _test_input(sample, run_dir, config, modality, spec, where):
     if x.ndim != len(expected) + 1 or any(e is not None and e != s for e, s in zip(expected, x.shape[1:])):
         raise ValueError(f"to_bioimageio: the test input has shape {x.shape}; the model takes (N, "
                          f"{', '.join(str(e) for e in expected)}).")
-    return x[:1].astype(spec.dtype.as_numpy_dtype)
+    dtype = np.dtype(spec.dtype.as_numpy_dtype)
+    if raw and x.dtype.kind == "f" and not np.array_equal(x, np.round(x)):
+        raise ValueError(f"to_bioimageio: the export takes {dtype.name} input (the files' own values), but the test "
+                         "input has fractional values; give a sample as read from the file.")
+    return x[:1].astype(dtype)
 
 
 def _cover(run_dir, out_path):
@@ -259,11 +296,13 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _value_range(metadata, modality):
+def _value_range(metadata, modality, spec):
     """The input's value range as the run read it, or (None, None) when it is not known."""
     recorded = (metadata.get("input") or {}).get("value_range")
     if isinstance(recorded, (list, tuple)) and len(recorded) == 2:
         return [recorded[0], recorded[1]]
+    if spec.dtype.is_integer:  # the files' own values
+        return [float(spec.dtype.min), float(spec.dtype.max)]
     before = (metadata.get("preprocessing") or {}).get("before_graph") or {}
     if modality == "image" and "divided by their dtype maximum" in str(before.get("intensity_scaling", "")):
         return [0.0, 1.0]  # float images pass unchanged, so this is the range of integer files only
@@ -319,8 +358,10 @@ def _short(text, limit=128):
 def _rdf(*, name, description, license, authors, cite, tags, modality, spec, input_name, value_range, class_names,
          test_output, weights, covers, attachments, card, metadata, preprocessing_text):
     spatial = _AXES[modality]
-    sizes = list(spec.shape[1:-1])
-    channels = spec.shape[-1]
+    # A size the export leaves open (it resizes in its graph) is declared at the model's own size.
+    model_shape = ((metadata.get("input") or {}).get("model_input_shape") or [None] * len(spec.shape))[1:]
+    sizes = [s if s is not None else m for s, m in zip(spec.shape[1:-1], model_shape)]
+    channels = spec.shape[-1] if spec.shape[-1] is not None else model_shape[-1]
     input_axes = [{"type": "batch"}]
     for axis, size in zip(spatial, sizes):
         input_axes.append({"type": "space", "id": axis, "size": int(size)})
@@ -499,7 +540,7 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
                 f"biocnn; test accuracy {test.get('accuracy', float('nan')):.3f} on {test.get('num_samples')} samples."),
             license=license, authors=authors, cite=cite,
             tags=["biocnn", "classification", {"image": "2d", "volume": "3d"}[modality], *tags],
-            modality=modality, spec=spec, input_name=input_name, value_range=_value_range(metadata, modality),
+            modality=modality, spec=spec, input_name=input_name, value_range=_value_range(metadata, modality, spec),
             class_names=class_names, test_output=y, weights=weights, covers=covers, attachments=[CARD_FILE],
             card=card, metadata=metadata, preprocessing_text=preprocessing_text,
         )

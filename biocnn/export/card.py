@@ -38,7 +38,7 @@ def wilson_interval(successes, n, z=_Z95):
 
     Example:
         >>> [round(v, 4) for v in wilson_interval(287, 289)]
-        [0.975, 0.9981]
+        [0.9751, 0.9981]
     """
     n = int(n)
     if n <= 0:
@@ -173,7 +173,7 @@ def model_card(path, out=None, *, intended_use=None, limitations=None):
     Example:
         >>> card = model_card("runs/bccd_cells")  # doctest: +SKIP
         >>> print(card["metrics"]["test"]["accuracy_ci95"])  # doctest: +SKIP
-        [0.975, 0.998]
+        [0.9751, 0.9981]
     """
     config, metrics, meta, run_dir = _sources(path)
     config = config or {}

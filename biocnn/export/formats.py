@@ -72,11 +72,15 @@ def export_as(source, out, *, format="savedmodel", overwrite=False, license=None
         result = from_run(source, out, overwrite=overwrite)
         model_card(source, out=out)
         return {"format": format, **result}
+    if os.path.exists(out) and not overwrite:  # before the (slow) export of a run
+        raise FileExistsError(f"'{out}' already exists. Pass overwrite=True (--overwrite) or choose another file.")
     if _is_export(source):
         function = to_onnx if format == "onnx" else to_tflite
         options = {"opset": opset} if format == "onnx" else {}
         return {"format": format, **function(source, out, overwrite=overwrite, **options)}
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(os.fspath(out)))) as work:
+    parent = os.path.dirname(os.path.abspath(os.fspath(out)))
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent) as work:
         export_dir = os.path.join(work, "export")
         from_run(source, export_dir, embeddings=False)
         return export_as(export_dir, out, format=format, overwrite=overwrite, opset=opset)

@@ -27,7 +27,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from biocnn.export import metadata as metadata_module
 from biocnn.rundir import atomic_path
 
 __all__ = ["DEFAULT_OPSET", "onnx_session", "to_onnx"]
@@ -91,8 +90,10 @@ def _output_tensors(concrete):
 
 
 def _from_export(folder, signature, keep):
-    metadata = metadata_module.read(folder)
-    saved = tf.saved_model.load(os.fspath(folder))
+    from biocnn.export.savedmodel import load
+
+    exported = load(folder)  # biocnn's own loading (and its checks) of an export
+    metadata, saved = exported.metadata, exported.saved_model
     modality = metadata.get("modality")
     signature = signature or ("encoded" if modality == "sequence" else "serving_default")
     if signature not in saved.signatures:
@@ -244,8 +245,8 @@ def to_onnx(export_or_model, path, *, opset=None, check=True, overwrite=False, s
         >>> import keras, tempfile
         >>> net = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
         ...                         keras.layers.GlobalAveragePooling2D(), keras.layers.Softmax()])
-        >>> info = to_onnx(net, tempfile.mkdtemp() + "/net.onnx")  # doctest: +SKIP
-        >>> info["input"]["shape"], info["max_abs_difference"]["output"] < 1e-4  # doctest: +SKIP
+        >>> info = to_onnx(net, tempfile.mkdtemp() + "/net.onnx")
+        >>> info["input"]["shape"], info["max_abs_difference"]["output"] < 1e-4
         (['batch', 8, 8, 1], True)
     """
     onnx, _, _ = _require()
@@ -283,6 +284,7 @@ def to_onnx(export_or_model, path, *, opset=None, check=True, overwrite=False, s
                 f"{'; the predicted classes differ' if not agree else ''}) on a probe batch; '{path}' was not "
                 "written. Report this with the model's name (a tf2onnx conversion bug), or pass a larger atol."
             )
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(content)
