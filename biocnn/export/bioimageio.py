@@ -522,10 +522,13 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
                               else "no preprocessing in the graph")
         write = os.path.join
         markdown = card_markdown(card)
+        steps = [f"- {step.get('step')}: `{json.dumps({k: v for k, v in step.items() if k != 'step'})}`"
+                 for step in (metadata.get("preprocessing") or {}).get("in_graph") or []]
         usage = ["## Using this package", "",
-                 f"Input `{input_name}`: {spec.dtype.name} {tuple(spec.shape)} ({', '.join(['batch', *_AXES[modality], 'channel'])}), "
+                 f"Input `{input_name}` (axes {', '.join(['batch', *_AXES[modality], 'channel'])}): "
                  f"{(metadata.get('input') or {}).get('description', '')}.", "",
-                 f"Preprocessing {preprocessing_text}.", "",
+                 "Preprocessing inside the model graph (the tools must not repeat it):" if steps else
+                 "No preprocessing inside the model graph.", "", *steps, "",
                  f"Output `probabilities`: (batch, {len(class_names)}) in the class order {', '.join(class_names)}.", "",
                  "Weights: " + ", ".join(weights) + ". Check the package with `bioimageio test rdf.yaml`.", ""]
         with open(write(tmp, "doc.md"), "w") as f:
