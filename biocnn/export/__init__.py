@@ -7,6 +7,11 @@
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
   metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
+* :func:`to_onnx`: an ONNX file from an export or a Keras model, checked in onnxruntime;
+* :func:`to_bioimageio`: a bioimage.io model package of an image or volume classifier;
+* :func:`model_card`: what a model was trained on and how well it does (dict, ``MODEL_CARD.md``);
+* :func:`export_as`, :func:`add_format_arguments`, :func:`export_from_arguments`: every format
+  behind one call and one command line (``pipelines/export.py``);
 * :func:`encode_sequences`: the in-graph one-hot encoder (equal to ``Encoding.encode``);
 * :func:`add_export_argument`, :func:`check_export_argument`, :func:`export_run`: ``--export``
   for the training pipelines.
@@ -38,6 +43,10 @@ from biocnn.export.predict import (
 )
 from biocnn.export.tflite import to_tflite
 from biocnn.export.cli import add_export_argument, check_export_argument, export_run
+from biocnn.export.onnx import to_onnx
+from biocnn.export.card import model_card
+from biocnn.export.bioimageio import to_bioimageio
+from biocnn.export.formats import FORMATS, add_format_arguments, export_as, export_from_arguments
 
 __all__ = [
     "FORMAT",
@@ -62,5 +71,12 @@ __all__ = [
     "read_volumes",
     "save",
     "to_tflite",
+    "to_onnx",
+    "to_bioimageio",
+    "model_card",
+    "FORMATS",
+    "add_format_arguments",
+    "export_as",
+    "export_from_arguments",
     "write_predictions",
 ]

@@ -1,0 +1,127 @@
+"""One entry point for every export format, and its command-line arguments.
+
+:func:`export_as` turns a finished run directory (or a biocnn export) into one format:
+
+* ``savedmodel``: the biocnn export folder (:func:`biocnn.export.from_run`) with ``MODEL_CARD.md``;
+* ``onnx``: an ``.onnx`` file (:func:`biocnn.export.to_onnx`), checked in onnxruntime;
+* ``bioimageio``: a bioimage.io model package folder (:func:`biocnn.export.to_bioimageio`);
+* ``tflite``: a ``.tflite`` file (:func:`biocnn.export.to_tflite`), checked for parity.
+
+:func:`add_format_arguments` and :func:`export_from_arguments` give a command line the same
+vocabulary (``pipelines/export.py`` and ``biocnn export`` use them).
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from biocnn.export import metadata as metadata_module
+
+__all__ = ["FORMATS", "add_format_arguments", "export_as", "export_from_arguments"]
+
+FORMATS = ("savedmodel", "onnx", "bioimageio", "tflite")
+
+
+def _is_export(path):
+    return os.path.isfile(os.path.join(os.fspath(path), metadata_module.SIDECAR))
+
+
+def export_as(source, out, *, format="savedmodel", overwrite=False, license=None, authors=None, cite=None,
+              test_input=None, opset=None):
+    """Export a run directory or a biocnn export in one format.
+
+    Args:
+        source: a run directory (``model.keras`` + ``config.json``) or a biocnn export folder.
+        out: the folder (``savedmodel``, ``bioimageio``) or file (``onnx``, ``tflite``) to write.
+        format: one of :data:`FORMATS`.
+        overwrite: replace what a previous export of this kind wrote at ``out``.
+        license, authors, cite: ``bioimageio`` only, required there (see
+            :func:`biocnn.export.to_bioimageio`).
+        test_input: ``bioimageio`` only: one input array, or a ``.npy`` file holding one.
+        opset: ``onnx`` only: the ONNX opset (default 17).
+
+    Returns:
+        dict: what the format's function returned (metadata or file facts), with ``format``.
+
+    Raises:
+        ValueError: an unknown format, or what the format's function raises.
+
+    Example:
+        >>> export_as("runs/splice", "splice.onnx", format="onnx")["input"]["name"]  # doctest: +SKIP
+        'one_hot'
+    """
+    from biocnn.export.bioimageio import to_bioimageio
+    from biocnn.export.card import model_card
+    from biocnn.export.onnx import to_onnx
+    from biocnn.export.savedmodel import from_run
+    from biocnn.export.tflite import to_tflite
+
+    if format not in FORMATS:
+        raise ValueError(f"export: unknown format {format!r}; choose one of {', '.join(FORMATS)}.")
+    source = os.fspath(source)
+    if format == "bioimageio":
+        if isinstance(test_input, (str, os.PathLike)):
+            test_input = np.load(test_input, allow_pickle=False)
+        result = to_bioimageio(source, out, license=license, authors=authors, cite=cite, test_input=test_input,
+                               overwrite=overwrite)
+        return {"format": format, **result}
+    if format == "savedmodel":
+        if _is_export(source):
+            raise ValueError(f"export: '{source}' is already a SavedModel export; give its run directory.")
+        result = from_run(source, out, overwrite=overwrite)
+        model_card(source, out=out)
+        return {"format": format, **result}
+    if os.path.exists(out) and not overwrite:  # before the (slow) export of a run
+        raise FileExistsError(f"'{out}' already exists. Pass overwrite=True (--overwrite) or choose another file.")
+    if _is_export(source):
+        function = to_onnx if format == "onnx" else to_tflite
+        options = {"opset": opset} if format == "onnx" else {}
+        return {"format": format, **function(source, out, overwrite=overwrite, **options)}
+    parent = os.path.dirname(os.path.abspath(os.fspath(out)))
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent) as work:
+        export_dir = os.path.join(work, "export")
+        from_run(source, export_dir, embeddings=False)
+        return export_as(export_dir, out, format=format, overwrite=overwrite, opset=opset)
+
+
+def add_format_arguments(parser):
+    """Add ``SOURCE OUT --format ... --license --author --cite --test-input --opset --overwrite``.
+
+    Example:
+        >>> import argparse
+        >>> args = add_format_arguments(argparse.ArgumentParser()).parse_args(["runs/a", "a.onnx", "--format", "onnx"])
+        >>> print(args.format)
+        onnx
+    """
+    parser.add_argument("source", help="a run directory (a pipeline's --out) or a biocnn export folder")
+    parser.add_argument("out", help="the folder (savedmodel, bioimageio) or file (onnx, tflite) to write")
+    parser.add_argument("--format", choices=FORMATS, default="savedmodel",
+                        help="savedmodel: TensorFlow SavedModel + biocnn_export.json + MODEL_CARD.md; onnx: an "
+                             ".onnx file checked in onnxruntime; bioimageio: a bioimage.io model package (rdf.yaml, "
+                             "weights, test tensors, cover, doc.md) for Fiji/deepImageJ, ilastik, napari, QuPath; "
+                             "tflite: a .tflite file (default %(default)s)")
+    group = parser.add_argument_group("bioimageio (required there, never filled in by biocnn)")
+    group.add_argument("--license", help="SPDX licence id of the model, e.g. MIT or CC-BY-4.0")
+    group.add_argument("--author", action="append", dest="authors", metavar="NAME", help="an author (repeat the flag)")
+    group.add_argument("--cite", action="append", metavar="DOI_OR_URL", help="a DOI or URL users must cite (repeat)")
+    group.add_argument("--test-input", metavar="FILE.npy",
+                       help="one input as the model takes it (default: the first sample of the run's test split)")
+    parser.add_argument("--opset", type=int, help="onnx: the ONNX opset (default 17)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a previous export of this kind at OUT")
+    return parser
+
+
+def export_from_arguments(args):
+    """Run :func:`export_as` with parsed :func:`add_format_arguments` arguments; print what was written."""
+    result = export_as(args.source, args.out, format=args.format, overwrite=args.overwrite, license=args.license,
+                       authors=args.authors, cite=args.cite, test_input=args.test_input, opset=args.opset)
+    where = result.get("path") or args.out
+    extra = ""
+    if args.format == "onnx":
+        extra = f"; onnxruntime vs TensorFlow max |difference| {result['max_abs_difference']}"
+    elif args.format == "bioimageio":
+        extra = f"; weights {', '.join(result['weights'])}; bioimageio.spec: {result['validation'] or 'not installed'}"
+    print(f"export ({args.format}): {where}{extra}", flush=True)
+    return result
