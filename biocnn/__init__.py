@@ -32,6 +32,11 @@ if _runtime.keras_backend() == "tensorflow":
     from biocnn import data  # noqa: E402
     from biocnn import export  # noqa: E402
 
+from biocnn import serialization  # noqa: E402
+
+# Every registered Keras object, transfer layers included: a model.keras loads after `import biocnn`.
+serialization.register_all(tensorflow=_runtime.keras_backend() == "tensorflow")
+
 
 def __getattr__(name):
     # On the jax/torch backends: import a TensorFlow-bound subpackage when it is first used.
@@ -40,4 +45,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'biocnn' has no attribute {name!r}")
 
 
-__all__ = ["augment", "layers", "losses", "models", "optimizers", "training", "utils", "__version__"]
+__all__ = ["augment", "layers", "losses", "models", "optimizers", "serialization", "training", "utils", "__version__"]

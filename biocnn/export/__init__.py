@@ -23,7 +23,8 @@ Example:
 """
 
 from biocnn.export.metadata import FORMAT, FORMAT_VERSION, SIDECAR
-from biocnn.export.savedmodel import INPUT_NAMES, ExportedModel, check_target, from_run, load, save
+from biocnn.export.allowlist import ALLOWED_OPS, check_graph
+from biocnn.export.savedmodel import INPUT_NAMES, READER_KEYS, ExportedModel, check_target, from_run, load, save
 from biocnn.export.sequence_graph import encode_sequences
 from biocnn.export.predict import (
     INPUT_KINDS,
@@ -40,14 +41,17 @@ from biocnn.export.tflite import to_tflite
 from biocnn.export.cli import add_export_argument, check_export_argument, export_run
 
 __all__ = [
+    "ALLOWED_OPS",
     "FORMAT",
     "FORMAT_VERSION",
     "INPUT_KINDS",
     "INPUT_NAMES",
+    "READER_KEYS",
     "SIDECAR",
     "ExportedModel",
     "add_export_argument",
     "check_export_argument",
+    "check_graph",
     "check_output",
     "check_target",
     "encode_sequences",
