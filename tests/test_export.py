@@ -336,7 +336,9 @@ def test_docstring_examples_run():
     import doctest
 
     import biocnn.export
-    from biocnn.export import cli, savedmodel, sequence_graph
+    import biocnn.serialization
+    from biocnn.export import allowlist, cli, runfacts, savedmodel, sequence_graph
 
-    for module in (sequence_graph, metadata_module, cli, savedmodel, biocnn.export):
+    for module in (sequence_graph, metadata_module, cli, savedmodel, runfacts, allowlist, biocnn.export,
+                   biocnn.serialization):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__

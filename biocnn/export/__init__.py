@@ -5,7 +5,9 @@
   dropout off and the preprocessing inside the graph, plus ``biocnn_export.json``;
 * :func:`from_run`: the same for a finished run directory (``model.keras`` + ``config.json``);
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
-  metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files;
+  metadata, after :func:`check_graph` has checked the SavedModel's operations against
+  :data:`ALLOWED_OPS` (``trust_export=True`` skips it); :func:`predict_files` applies it to
+  FASTA/CSV/image/volume files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
 * :func:`encode_sequences`: the in-graph one-hot encoder (equal to ``Encoding.encode``);
 * :func:`add_export_argument`, :func:`check_export_argument`, :func:`export_run`: ``--export``
@@ -38,7 +40,7 @@ from biocnn.export.predict import (
     write_predictions,
 )
 from biocnn.export.tflite import to_tflite
-from biocnn.export.cli import add_export_argument, check_export_argument, export_run
+from biocnn.export.cli import add_export_argument, add_trust_export_argument, check_export_argument, export_run
 
 __all__ = [
     "ALLOWED_OPS",
@@ -50,6 +52,7 @@ __all__ = [
     "SIDECAR",
     "ExportedModel",
     "add_export_argument",
+    "add_trust_export_argument",
     "check_export_argument",
     "check_graph",
     "check_output",

@@ -793,8 +793,8 @@ class ExportedModel:
         got = tuple(got)
         if len(got) == len(expected) and expected[-1] is not None and got[-1] != expected[-1]:
             if got[0] == expected[-1]:
-                hint = (f" It looks channels-first; this export takes channels last: move the channel axis "
-                        f"(np.moveaxis(x, 1, -1) on a batch).")
+                hint = (" It looks channels-first; this export takes channels last: move the channel axis "
+                        "(np.moveaxis(x, 1, -1) on a batch).")
             else:
                 hint = f" Give {expected[-1]} channel(s), channels last."
         elif len(got) != len(expected):

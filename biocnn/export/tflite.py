@@ -39,7 +39,7 @@ def _probe(shape, signature, count, seed):
     return rng.random((count, *shape), dtype=np.float32)
 
 
-def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, probe_size=4, seed=0):
+def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, probe_size=4, seed=0, trust_export=False):
     """Convert a biocnn export to a ``.tflite`` file and check that its outputs match.
 
     Args:
@@ -50,6 +50,7 @@ def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, prob
             sequence exports).
         atol: the largest allowed difference between TFLite and SavedModel probabilities.
         probe_size, seed: the random probe batch used for the check.
+        trust_export: skip the graph allowlist check (see :func:`biocnn.export.load`).
 
     Returns:
         dict: ``path``, ``signature``, ``inputs``/``outputs`` (the TFLite signature's names)
@@ -68,7 +69,7 @@ def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, prob
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"'{path}' already exists. Pass overwrite=True (--overwrite) or choose another file.")
-    exported = load(export_dir)
+    exported = load(export_dir, trust_export=trust_export)
     default = "encoded" if exported.modality == "sequence" else "prepared"
     signature = signature or (default if default in exported.signatures else "serving_default")
     if signature not in exported.signatures:
