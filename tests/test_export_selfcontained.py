@@ -217,3 +217,30 @@ def test_raw_input_outside_the_signature_is_refused(runs):
     volume = load(runs["volume"]["folder"] / "export")
     with pytest.raises(ValueError, match=r"takes the files' own int16 values"):
         volume(np.zeros((10, 9, 9, 1), np.float32), raw=True)
+
+
+@pytest.mark.parametrize("policy", ["zero", "min"])
+def test_graph_reader_steps_equal_the_numpy_readers(policy):
+    """reader_layers on a batch == the NumPy steps of load_image / VolumePreprocessing, sample by sample."""
+    from biocnn.data import scale_intensities
+    from biocnn.data.intensity import replace_nonfinite, window
+    from biocnn.data.preprocess import reader_layers, resize, select_channels
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 65535, size=(3, 9, 13, 4)).astype(np.uint16)
+    steps = reader_layers(channels=[3, 1], resize_to=(8, 8))
+    x = images
+    for step in steps:
+        x = step(x)
+    expected = np.stack([resize(scale_intensities(select_channels(a, [3, 1])), (8, 8)) for a in images])
+    np.testing.assert_allclose(x.numpy(), expected, rtol=1e-6, atol=1e-7)
+
+    volumes = rng.normal(0, 300, size=(2, 5, 7, 6, 1)).astype(np.float32)
+    volumes[0, 1, 2, 3, 0], volumes[1, 0, 0, 0, 0], volumes[1, 4, 6, 5, 0] = np.nan, -np.inf, np.inf
+    steps = reader_layers(scale_integers=False, nan_policy=policy, window=(-150.0, 250.0), resize_to=(4, 4, 4))
+    x = volumes
+    for step in steps:
+        x = step(x)
+    expected = np.stack([resize(window(replace_nonfinite(v, policy), center=50.0, width=400.0), (4, 4, 4))
+                         for v in volumes])
+    np.testing.assert_allclose(x.numpy(), expected, rtol=1e-6, atol=1e-6)

@@ -61,18 +61,24 @@ import numpy as np
 names = sorted(biocnn.serialization.custom_objects())
 model = keras.models.load_model(sys.argv[1])
 x = np.load(sys.argv[2])
+exported = biocnn.export.from_run(sys.argv[3], sys.argv[4])  # a transfer run: AppendOnes, TileChannels ...
+served = biocnn.export.load(sys.argv[4])(x, raw=True)["probabilities"]
 print("RESULT" + json.dumps({"names": names, "output": model(x, training=False).numpy().tolist(),
-                             "loss": type(model.loss).__name__}))
+                             "served": served.tolist(), "loss": type(model.loss).__name__}))
 """
 
 
 def test_every_run_model_loads_after_import_biocnn_alone(tmp_path):
     model = _tiny_run_model()
-    model.save(tmp_path / "model.keras")
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"class_names": ["a", "b"], "inputs": {"raw_dtype": "float32"}}))
     x = np.random.default_rng(0).random((3, 8, 8, 2)).astype("float32")
     np.save(tmp_path / "x.npy", x)
-    done = subprocess.run([sys.executable, "-c", LOAD_AFTER_IMPORT_BIOCNN, str(tmp_path / "model.keras"),
-                           str(tmp_path / "x.npy")], capture_output=True, text=True, timeout=300, env=ENV)
+    done = subprocess.run([sys.executable, "-c", LOAD_AFTER_IMPORT_BIOCNN, str(run / "model.keras"),
+                           str(tmp_path / "x.npy"), str(run), str(tmp_path / "export")],
+                          capture_output=True, text=True, timeout=300, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT", 1)[1])
     # Every object any biocnn module registers is registered by `import biocnn` alone.
@@ -81,6 +87,7 @@ def test_every_run_model_loads_after_import_biocnn_alone(tmp_path):
     assert set(everything) >= {"biocnn>SelectChannels", "biocnn>IntensityScaling", "biocnn>SpatialResize",
                                "biocnn>IntensityWindow", "biocnn>ReplaceNonFinite"}
     np.testing.assert_allclose(result["output"], model(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["served"], result["output"], rtol=1e-5, atol=1e-6)
     assert result["loss"] == type(model.loss).__name__
 
 

@@ -180,7 +180,11 @@ def _tiny_exports(folder):
             "kim_cnn": {"filters": 4}}
     readers = {2: {"raw_dtype": "uint16", "channels": [2, 0, 1], "resize_to": [16, 16]},
                3: {"raw_dtype": "float32", "nan_policy": "min", "window": [-100.0, 300.0], "resize_to": [8, 8, 8]}}
+    # One network per family (the deeper members add no new kind of layer).
+    family = ("mlp", "lenet5", "alexnet", "vgg11", "resnet18", "resnet50", "wide_resnet", "deepbind", "basset", "kim_cnn")
     for name, ranks in models.available().items():
+        if name not in family:
+            continue
         options = tiny.get(name) or ({"width_multiplier": 1 / 16} if name.startswith(("vgg", "resnet")) else {})
         if name.startswith("vgg"):
             options = {**options, "fc_units": 32}
@@ -191,6 +195,9 @@ def _tiny_exports(folder):
                 print(f"skipped {name} {rank}D: {error}")
                 continue
             path = os.path.join(folder, f"{name}_{rank}d")
+            if os.path.exists(path):  # collected by an earlier, interrupted call
+                yield from [p for p in (path, path + "_signal") if os.path.exists(p)]
+                continue
             x = np.random.default_rng(0).random((4, *shapes[rank]), dtype=np.float32)
             if rank == 1:
                 save(network, path, encoding=Encoding("dna", length=32), rc_average=True)
@@ -203,18 +210,18 @@ def _tiny_exports(folder):
                 yield path
     from biocnn import transfer
 
-    for family in ("ResNet50", "EfficientNetB0", "MobileNetV2", "DenseNet121", "VGG16", "ConvNeXtTiny"):
-        features = transfer.backbone(family, weights=None, input_shape=(32, 32, 1))
-        model = transfer.classifier(features, num_classes=2)
-        path = os.path.join(folder, f"transfer_{family}")
-        save(model, path, reader={"raw_dtype": "uint8"})
+    for name in ("ResNet50", "EfficientNetB0", "MobileNetV2", "DenseNet121", "ConvNeXtTiny"):
+        path = os.path.join(folder, f"transfer_{name}")
+        if not os.path.exists(path):
+            features = transfer.backbone(name, weights=None, input_shape=(32, 32, 1))
+            save(transfer.classifier(features, num_classes=2), path, reader={"raw_dtype": "uint8"})
         yield path
 
 
 def main(argv=None):
     """Print the operations biocnn's exports use and how they differ from :data:`ALLOWED_OPS`."""
     parser = argparse.ArgumentParser(description="Collect the TensorFlow operations biocnn's own exports use.")
-    parser.add_argument("--folder", required=True, help="an empty folder for the tiny exports")
+    parser.add_argument("--folder", required=True, help="a folder for the tiny exports (kept ones are reused)")
     args = parser.parse_args(argv)
     used = set()
     for path in _tiny_exports(args.folder):
