@@ -10,9 +10,14 @@ refused with one line naming it. The checkpoint functions that TensorFlow writes
 SavedModel (``saver_def``: save and restore of the variables) may also use
 :data:`CHECKPOINT_OPS`, and only they.
 
-:data:`ALLOWED_OPS` is what biocnn's own exports use, collected by exporting every registered
-model in every rank it supports and the transfer backbones, with each modality's reader steps
-(``python -m biocnn.export.allowlist`` prints that set and what the list lacks).
+:data:`ALLOWED_OPS` is what biocnn's own exports use, collected by exporting one network of
+each registered family (mlp, lenet5, alexnet, vgg11, resnet18/50/101, wide_resnet, deepbind,
+basset, kim_cnn) in every rank it supports, as sequence, signal, image (uint16, channel choice,
+resize) and volume (window, NaN policy "min", resize) exports, and five transfer backbones
+(ResNet50, EfficientNetB0, MobileNetV2, DenseNet121, ConvNeXtTiny):
+``python -m biocnn.export.allowlist --folder /tmp/ops`` prints that set and what the list lacks
+(nothing, for those 43 exports; the check took 0.02 s median, 0.30 s at most per export on the
+2-vCPU development machine under load).
 
 Example:
     >>> check_graph("exports/cells")  # doctest: +SKIP
@@ -30,7 +35,7 @@ ALLOWED_OPS = frozenset({
     "Atan2", "AvgPool", "AvgPool3D", "BatchMatMulV2", "BatchMatMulV3", "BiasAdd", "Bincount", "Bitcast",
     "BroadcastTo", "Cast", "Ceil", "CheckNumerics", "ClipByValue", "ConcatV2", "Const", "Conv1D", "Conv2D",
     "Conv3D", "Cos", "Cumprod", "Cumsum", "DecodeRaw", "DenseBincount", "DepthwiseConv2dNative", "DivNoNan",
-    "Einsum", "Elu", "EnsureShape", "Equal", "Erf", "Exp", "ExpandDims", "Expm1", "Fill", "Floor", "FloorDiv",
+    "Einsum", "Elu", "EnsureShape", "Equal", "Erf", "Erfc", "Exp", "ExpandDims", "Expm1", "Fill", "Floor", "FloorDiv",
     "FloorMod", "FusedBatchNormV3", "GatherNd", "GatherV2", "Greater", "GreaterEqual", "Identity", "IdentityN",
     "If", "IsFinite", "IsInf", "IsNan", "L2Loss", "LRN", "LeakyRelu", "Less", "LessEqual", "Log", "Log1p",
     "LogSoftmax", "LogicalAnd", "LogicalNot", "LogicalOr", "MatMul", "Max", "MaxPool", "MaxPool3D", "MaxPoolV2",

@@ -301,7 +301,7 @@ def _check_reader(reader, modality, shape):
     unknown = sorted(set(reader) - set(READER_KEYS))
     if unknown:
         raise ValueError(f"save: unknown reader keys {unknown}; the keys are {list(READER_KEYS)}.")
-    raw_dtype = str(np.dtype(reader.get("raw_dtype") or "float32"))
+    raw_dtype = np.dtype(reader.get("raw_dtype") or "float32").name  # ">i2" (big-endian HDF5) -> "int16"
     if raw_dtype not in _RAW_DTYPES:
         raise ValueError(f"save: raw_dtype {raw_dtype!r} is not one biocnn's readers give; choose one of {_RAW_DTYPES}.")
     spatial, model_channels = tuple(shape[:-1]), shape[-1]
@@ -743,7 +743,8 @@ class ExportedModel:
         if x.dtype.kind not in "biuf":
             raise ValueError(f"{where}: this export takes numbers for '{self.input_name}', got dtype {x.dtype}.")
         if x.dtype != dtype:
-            if not (x.dtype.kind == "f" and dtype.kind == "f"):  # float -> float keeps the values
+            if not (x.dtype.kind == "f" and dtype.kind == "f") and x.dtype.name != dtype.name:
+                # float -> float keeps the values, and so does a byte-order change (big-endian files)
                 raise ValueError(
                     f"{where} has dtype {x.dtype}; this {self.modality} export takes the files' own {dtype} values "
                     f"for '{self.input_name}' ({_scaling_text(self.reader)}). Pass the array as read from the file, "
