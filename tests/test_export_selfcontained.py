@@ -193,6 +193,7 @@ def test_signatures_declare_the_raw_dtype_and_layout(runs, served):
                                 "nan_policy": None, "window": [-150.0, 250.0], "resize_to": [8, 8, 8]}
     training = volume["training"]
     assert sum(training["split_sizes"].values()) == 24 and training["data_source"]["key"] == "volumes"
+    assert training["raw_dtype_from"] == "the headers of the run's data files"
     assert training["metrics"]["test"]["accuracy"] is not None
 
 

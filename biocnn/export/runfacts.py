@@ -96,11 +96,13 @@ def reader_of_run(config, modality):
         modality: ``"image"``, ``"volume"`` or ``"signal"`` (sequences have none).
 
     Returns:
-        dict of :data:`biocnn.export.READER_KEYS`.
+        (reader, found_in): a dict of :data:`biocnn.export.READER_KEYS`, and where the raw dtype
+        came from (recorded in the export's metadata as ``training.raw_dtype_from``).
 
     Example:
-        >>> reader_of_run({"inputs": {"size": [8, 8], "channels": [0, 2], "raw_dtype": "uint16"}}, "image")["resize_to"]
-        [8, 8]
+        >>> reader, found_in = reader_of_run({"inputs": {"size": [8, 8], "channels": [0, 2], "raw_dtype": "uint16"}}, "image")
+        >>> reader["resize_to"], found_in
+        ([8, 8], "the run's config.json")
     """
     from biocnn.data.intensity import window_bounds
 
@@ -120,6 +122,7 @@ def reader_of_run(config, modality):
         reader["channels"] = inputs.get("channels")
         reader["resize_to"] = inputs.get("size")
     raw_dtype, raw_channels = inputs.get("raw_dtype"), inputs.get("raw_channels")
+    found_in = "the run's config.json" if raw_dtype is not None else None
     if raw_dtype is None:
         try:
             raw_dtype, probed_channels = _probe_source(config, modality)
@@ -127,6 +130,7 @@ def reader_of_run(config, modality):
             raw_dtype, probed_channels = None, None
             warnings.warn(f"from_run: could not read the run's data to find its dtype ({error}).", stacklevel=3)
         raw_channels = raw_channels if raw_channels is not None else probed_channels
+        found_in = "the headers of the run's data files" if raw_dtype is not None else None
     if raw_dtype is None:
         warnings.warn(
             "from_run: the run's data files were not found, so the export declares float32 input (values as the "
@@ -135,7 +139,8 @@ def reader_of_run(config, modality):
     reader["raw_dtype"] = raw_dtype or "float32"
     if reader.get("channels") is not None:
         reader["raw_channels"] = raw_channels
-    return {k: v for k, v in reader.items() if v is not None or k == "raw_channels"}
+    reader = {k: v for k, v in reader.items() if v is not None or k == "raw_channels"}
+    return reader, found_in or "assumed float32 (the run's data were not found)"
 
 
 def card_facts(config):

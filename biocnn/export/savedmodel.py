@@ -967,12 +967,13 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dty
     metrics = _read_json(metrics_path) if os.path.isfile(metrics_path) else None
     model = keras.saving.load_model(model_path, compile=False)
     encoding = config.get("encoding") or None
-    reader = None
-    if encoding is None:
-        modality = _RANK_MODALITY.get(len(model.input_shape) - 2)
-        reader = reader_of_run(config, modality) if modality else None
-        if reader is not None and raw_dtype is not None:
-            reader["raw_dtype"] = str(np.dtype(raw_dtype))
+    reader, facts = None, card_facts(config)
+    modality = _RANK_MODALITY.get(len(model.input_shape) - 2) if encoding is None else None
+    if modality is not None:
+        if raw_dtype is not None:
+            config = {**config, "inputs": {**(config.get("inputs") or {}), "raw_dtype": str(np.dtype(raw_dtype))}}
+        reader, found_in = reader_of_run(config, modality)
+        facts["raw_dtype_from"] = "given (raw_dtype=)" if raw_dtype is not None else found_in
     source = {
         "run_directory": run_dir,
         "model_file": "model.keras",
@@ -990,7 +991,7 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dty
         embeddings=embeddings,
         reader=reader,
         before_graph=_before_graph(config),
-        run=card_facts(config),
+        run=facts,
         metrics=metrics,
         data=config.get("data"),
         seed=config.get("seed"),
