@@ -49,6 +49,10 @@ KERAS_CORE = ("layers", "losses", "optimizers", "models", "augment")
 def _import_core():
     for name in KERAS_CORE:
         importlib.import_module(f"biocnn.{name}")
+    # Every registered Keras object, transfer layers included: a model.keras loads after `import biocnn`.
+    from biocnn import serialization
+
+    serialization.register_all(tensorflow=_runtime.keras_backend() == "tensorflow")
 
 
 class _Loaded(importlib.abc.Loader):
@@ -105,5 +109,5 @@ def __dir__():
     return sorted(set(globals()) | set(SUBMODULES))
 
 
-__all__ = ["augment", "cv", "data", "export", "interpret", "layers", "losses", "models", "optimizers", "training",
+__all__ = ["augment", "cv", "data", "export", "interpret", "layers", "losses", "models", "optimizers", "serialization", "training",
            "transfer", "utils", "__version__"]

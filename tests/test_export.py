@@ -183,7 +183,7 @@ def test_metadata_records_classes_encoding_constants_and_versions(exports):
     np.testing.assert_allclose(norm["variance"], train.var(axis=(0, 1, 2)), rtol=1e-3)
     assert meta["training"]["seed"] == 2 and meta["training"]["data"] == {"train": {"samples": 16}}
     assert {"biocnn", "tensorflow", "keras", "numpy", "python"} <= set(meta["versions"])
-    assert set(meta["signatures"]) == {"serving_default", "embeddings"}
+    assert set(meta["signatures"]) == {"serving_default", "embeddings", "prepared"}
 
     seq = load(root / "seq").metadata
     assert seq["encoding"] == ENCODING.to_dict() and seq["input"]["dtype"] == "string"
@@ -249,7 +249,8 @@ def test_preprocessing_given_separately_is_baked_in(tmp_path):
     preprocessing = fit_preprocessing(train, percentiles=(1, 99))
     network = tiny_network((6, 6, 1), 2, keras.layers.Identity(), seed=6)
     meta = save(network, tmp_path / "e", preprocessing=preprocessing, embeddings=False)
-    assert [s["step"] for s in meta["preprocessing"]["in_graph"]] == ["percentile_clip", "normalization"]
+    steps = [s["step"] for s in meta["preprocessing"]["in_graph"]]
+    assert steps == ["cast", "nan_policy", "percentile_clip", "normalization"]  # float32 input: NaN refused
     x = (rng.random((3, 6, 6, 1)) * 50 + 10).astype("float32")
     expected = network(preprocessing(x, training=False), training=False).numpy()
     np.testing.assert_allclose(load(tmp_path / "e")(x)["probabilities"], expected, rtol=1e-5, atol=1e-6)
@@ -335,7 +336,9 @@ def test_docstring_examples_run():
     import doctest
 
     import biocnn.export
-    from biocnn.export import cli, savedmodel, sequence_graph
+    import biocnn.serialization
+    from biocnn.export import allowlist, cli, runfacts, savedmodel, sequence_graph
 
-    for module in (sequence_graph, metadata_module, cli, savedmodel, biocnn.export):
+    for module in (sequence_graph, metadata_module, cli, savedmodel, runfacts, allowlist, biocnn.export,
+                   biocnn.serialization):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__

@@ -40,14 +40,14 @@ def test_tflite_outputs_equal_the_keras_model(image_export, tmp_path):
     model, path = image_export
     target = tmp_path / "cells.tflite"
     info = to_tflite(path, target)
-    assert info["signature"] == "serving_default" and info["inputs"] == ["image"]
+    assert info["signature"] == "prepared" and info["inputs"] == ["image"]
     assert info["max_abs_difference"] <= 1e-5
     # An independent check with TensorFlow's interpreter on other data than the built-in probe.
     x = (np.random.default_rng(9).random((4, 8, 8, 3)) * 200 + 20).astype("float32")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter announces its successor, ai_edge_litert
         interpreter = tf.lite.Interpreter(model_path=str(target))
-    lite = interpreter.get_signature_runner("serving_default")(image=x)
+    lite = interpreter.get_signature_runner("prepared")(image=x)
     np.testing.assert_allclose(lite["probabilities"], model(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
     assert [c.decode() for c in lite["class_name"]] == [["rbc", "wbc", "platelet"][i] for i in lite["class_index"]]
 

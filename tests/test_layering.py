@@ -3,7 +3,8 @@
 The map (also in ../shared/STYLE.md), top to bottom; a module may import its own rank or lower:
 
     8  pipelines/*.py                          thin scripts
-    7  biocnn (the package), cli, commands      one argument vocabulary, the installed command
+    7  biocnn (the package), cli, commands,     one argument vocabulary, the installed command,
+       serialization                            every registered Keras object
     6  cv, transfer                             folds and search, backbones and fine-tuning: each runs
                                                 its folds / phases through the experiment path
     5  experiment                               split checks -> train (a pluggable step) -> evaluate -> report
@@ -35,7 +36,7 @@ RANKS = {
     "biocnn.rundir": 1, "biocnn.evaluation": 1, "biocnn.plots": 1, "biocnn.splits": 1,
     "biocnn.distribute": 0,
     "biocnn.layers": -1, "biocnn.losses": -1, "biocnn.optimizers": -1, "biocnn.utils": -1,
-    "biocnn.runtime": -1, "biocnn.errors": -1, "biocnn.serialization": -1,
+    "biocnn.runtime": -1, "biocnn.errors": -1, "biocnn.serialization": 7,
     "biocnn.schedules": -1, "biocnn.class_balance": -1,
 }
 

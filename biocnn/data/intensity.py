@@ -3,9 +3,13 @@
 NumPy functions on arrays of any rank, applied to each volume as it is read (before
 normalisation and resampling). A CT volume in Hounsfield units becomes [0, 1] through a window;
 a volume with NaN or infinite voxels is refused unless a policy says how to replace them.
+:class:`IntensityWindow` and :class:`ReplaceNonFinite` are the same steps as graph layers on
+batches, so an export takes raw Hounsfield units (see :func:`biocnn.data.preprocess.reader_layers`).
 """
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 # (center, width) in Hounsfield units; the usual radiology display windows
 # (Radiopaedia "Windowing (CT)"; Hoffman et al. 2009 for the abdomen/soft-tissue window).
@@ -131,3 +135,95 @@ def replace_nonfinite(volume, policy="raise", name="volume"):
     out[np.isnan(volume) | np.isneginf(volume)] = low
     out[np.isposinf(volume)] = high
     return out
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class IntensityWindow(keras.layers.Layer):
+    """:func:`window` in the graph: clip a batch to ``[low, high]`` and scale that to [0, 1] (float32).
+
+    Args:
+        low, high: the window's bounds (e.g. from :func:`window_bounds`), ``low < high``.
+        **kwargs: standard layer arguments.
+
+    Raises:
+        ValueError: ``low >= high`` or a non-finite bound.
+
+    Example:
+        >>> layer = IntensityWindow(*window_bounds(preset="brain"))
+        >>> print(layer(np.array([[-1000.0, 40.0, 3000.0]], "float32")).numpy().tolist())
+        [[0.0, 0.5, 1.0]]
+    """
+
+    def __init__(self, low, high, **kwargs):
+        super().__init__(**kwargs)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"IntensityWindow: need finite low < high, got low={low!r}, high={high!r}.")
+        self.low = float(low)
+        self.high = float(high)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        low = tf.constant(self.low, tf.float32)
+        return (tf.clip_by_value(x, low, tf.constant(self.high, tf.float32)) - low) / tf.constant(
+            np.float32(self.high - self.low), tf.float32)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class ReplaceNonFinite(keras.layers.Layer):
+    """:func:`replace_nonfinite` in the graph, per sample of a batch.
+
+    ``"raise"`` fails the call with a message naming the policy; ``"zero"`` and ``"min"`` replace
+    as :func:`replace_nonfinite` does, each sample with its own minimum and maximum.
+
+    Args:
+        policy: one of :data:`NAN_POLICIES`.
+        **kwargs: standard layer arguments.
+
+    Raises:
+        ValueError: an unknown policy.
+        tf.errors.InvalidArgumentError: (when run) a non-finite value under ``"raise"``, or a
+            sample without a finite value under ``"min"``.
+
+    Example:
+        >>> x = np.array([[1.0, np.nan, np.inf, 3.0]], "float32")
+        >>> print(ReplaceNonFinite("min")(x).numpy().tolist())
+        [[1.0, 1.0, 3.0, 3.0]]
+    """
+
+    def __init__(self, policy="raise", **kwargs):
+        super().__init__(**kwargs)
+        if policy not in NAN_POLICIES:
+            raise ValueError(f"Unknown NaN policy {policy!r}; choose one of {', '.join(NAN_POLICIES)}.")
+        self.policy = policy
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        finite = tf.math.is_finite(x)
+        if self.policy == "raise":
+            return tf.debugging.assert_all_finite(
+                x, "biocnn input: NaN or infinite values, refused as in training (NaN policy 'raise'); "
+                   "replace them before predicting")
+        if self.policy == "zero":
+            return tf.where(finite, x, tf.zeros_like(x))
+        axes = list(range(1, len(x.shape)))
+        has_finite = tf.reduce_all(tf.reduce_any(finite, axis=axes))
+        check = tf.debugging.Assert(has_finite, [
+            "biocnn input: a sample whose every value is NaN or infinite; the NaN policy 'min' has no value to use"])
+        with tf.control_dependencies([check]):
+            low = tf.reduce_min(tf.where(finite, x, tf.fill(tf.shape(x), np.float32(np.inf))), axis=axes, keepdims=True)
+            high = tf.reduce_max(tf.where(finite, x, tf.fill(tf.shape(x), np.float32(-np.inf))), axis=axes,
+                                 keepdims=True)
+            out = tf.where(tf.math.is_nan(x) | tf.equal(x, -np.inf), low + tf.zeros_like(x), x)
+            return tf.where(tf.equal(x, np.inf), high + tf.zeros_like(x), out)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "policy": self.policy}

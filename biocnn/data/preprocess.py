@@ -10,6 +10,11 @@ Two kinds of step, kept apart on purpose:
   percentile clipping for 16-bit microscopy, and a per-channel ``keras.layers.Normalization``
   whose mean and variance come from the training split only. :func:`fit_preprocessing`
   builds and fits both; :func:`with_preprocessing` puts them in front of a network.
+- **The readers' steps as graph layers**, so an export takes the file's own array:
+  :class:`SelectChannels`, :class:`IntensityScaling` (integers divided by their dtype's
+  maximum) and :class:`SpatialResize` (the same grid as :func:`resize`, any rank), with the
+  volume steps of :mod:`biocnn.data.intensity`; :func:`reader_layers` chains them in the
+  readers' order from a description such as :func:`biocnn.export.from_run` records.
 
 :func:`percentile_clip` is the NumPy twin of :class:`PercentileClip`, for data outside a model.
 """
@@ -19,7 +24,11 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
+    "IntensityScaling",
     "PercentileClip",
+    "SelectChannels",
+    "SpatialResize",
+    "reader_layers",
     "fit_preprocessing",
     "percentile_clip",
     "resize",
@@ -212,6 +221,178 @@ class PercentileClip(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class SelectChannels(keras.layers.Layer):
+    """Keep the channels ``channels`` (in that order) of a channels-last batch: :func:`select_channels` in the graph.
+
+    Args:
+        channels: non-empty list of distinct non-negative channel indices.
+        **kwargs: standard layer arguments.
+
+    Raises:
+        ValueError: an invalid selection (when built).
+        tf.errors.InvalidArgumentError: (when run) an input with too few channels.
+
+    Example:
+        >>> print(SelectChannels([2, 0])(np.zeros((1, 4, 4, 3), "float32")).shape)
+        (1, 4, 4, 2)
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        select_channels(np.zeros((1, max(list(channels) or [0]) + 1)), channels)  # validates the indices
+        self.channels = [int(c) for c in channels]
+
+    def call(self, inputs):
+        needed = max(self.channels) + 1
+        check = tf.debugging.assert_greater_equal(
+            tf.shape(inputs)[-1], needed,
+            message=f"biocnn input: channels {self.channels} are selected (as in training), so the input needs at "
+                    f"least {needed} channels, channels last; got shape")
+        with tf.control_dependencies([check]):
+            return tf.gather(inputs, self.channels, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.channels))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": list(self.channels)}
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class IntensityScaling(keras.layers.Layer):
+    """Integer inputs divided by their dtype's maximum (uint8 / 255, uint16 / 65535); floats unchanged.
+
+    What biocnn's image readers do to every integer image (:func:`biocnn.data.scale_intensities`),
+    in the graph; the divisor comes from the dtype the layer is called with. The result is
+    float32. With ``scale_integers=False`` (volumes read from HDF5, NIfTI or TIFF keep their
+    units, e.g. Hounsfield) it only casts.
+
+    Args:
+        scale_integers: divide integer inputs by their dtype's maximum.
+        **kwargs: standard layer arguments.
+
+    Example:
+        >>> print(IntensityScaling()(np.array([[0, 65535]], "uint16")).numpy().tolist())
+        [[0.0, 1.0]]
+    """
+
+    def __init__(self, scale_integers=True, **kwargs):
+        super().__init__(**kwargs)
+        self.scale_integers = bool(scale_integers)
+        self.autocast = False  # the input's own dtype says how to scale it
+
+    def call(self, inputs):
+        dtype = tf.as_dtype(inputs.dtype)
+        if dtype.is_integer and self.scale_integers:
+            return tf.cast(inputs, tf.float32) / tf.constant(float(np.iinfo(dtype.as_numpy_dtype).max), tf.float32)
+        return tf.cast(inputs, tf.float32)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale_integers": self.scale_integers}
+
+
+def _linear_axis(x, axis, size_out):
+    """Linear resampling of one axis on :func:`resize`'s grid (half-pixel centres), in TensorFlow."""
+    size_in = tf.shape(x)[axis]
+    scale = tf.cast(size_in, tf.float64) / float(size_out)
+    centres = (tf.range(size_out, dtype=tf.float64) + 0.5) * scale
+    positions = tf.clip_by_value(centres - 0.5, 0.0, tf.cast(size_in - 1, tf.float64))
+    low = tf.floor(positions)
+    weight = tf.cast(positions - low, tf.float32)
+    low = tf.cast(low, tf.int32)
+    high = tf.minimum(low + 1, size_in - 1)
+    shape = [1] * len(x.shape)
+    shape[axis] = size_out
+    weight = tf.reshape(weight, shape)
+    return tf.gather(x, low, axis=axis) * (1.0 - weight) + tf.gather(x, high, axis=axis) * weight
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class SpatialResize(keras.layers.Layer):
+    """Resize the spatial axes of a channels-last batch to ``shape``: :func:`resize` in the graph.
+
+    Separable linear interpolation on the same sampling grid as :func:`resize` (and
+    ``tf.image.resize`` with half-pixel centres, no antialiasing), one axis after another, so
+    images (bilinear) and volumes (trilinear) share it; the input's spatial sizes may be unknown
+    until it runs.
+
+    Args:
+        shape: the output spatial shape, e.g. ``(64, 64)`` or ``(32, 64, 64)``.
+        **kwargs: standard layer arguments.
+
+    Raises:
+        ValueError: a non-positive size.
+
+    Example:
+        >>> print(SpatialResize((4, 6))(np.zeros((2, 8, 3, 1), "float32")).shape)
+        (2, 4, 6, 1)
+    """
+
+    def __init__(self, shape, **kwargs):
+        super().__init__(**kwargs)
+        shape = tuple(int(s) for s in shape)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"SpatialResize: sizes must be positive, got {shape}.")
+        self.shape = shape
+
+    def call(self, inputs):
+        x = tf.cast(inputs, tf.float32)
+        if len(x.shape) != len(self.shape) + 2:
+            raise ValueError(f"SpatialResize{self.shape}: expected inputs (N, {len(self.shape)} spatial axes, C), "
+                             f"got rank {len(x.shape)}.")
+        for axis, size in enumerate(self.shape, start=1):
+            x = _linear_axis(x, axis, size)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.shape, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "shape": list(self.shape)}
+
+
+def reader_layers(*, channels=None, scale_integers=True, nan_policy=None, window=None, resize_to=None):
+    """The readers' steps between a file's array and the network, as layers in the readers' order.
+
+    The order is that of :func:`biocnn.data.load_image` (channels, scaling, resize) and of
+    :class:`biocnn.data.VolumePreprocessing` (NaN policy, window, resampling); steps not asked
+    for are left out.
+
+    Args:
+        channels: channel indices to keep, or None.
+        scale_integers: divide integer inputs by their dtype's maximum (always casts to float32).
+        nan_policy: ``"raise"``, ``"zero"`` or ``"min"`` (see
+            :class:`biocnn.data.intensity.ReplaceNonFinite`), or None for no step.
+        window: ``(low, high)`` of an intensity window, or None.
+        resize_to: spatial shape to resample to, or None.
+
+    Returns:
+        list of Keras layers; call them in order.
+
+    Example:
+        >>> steps = reader_layers(channels=[0], nan_policy="zero", window=(-100.0, 300.0), resize_to=(2, 2, 2))
+        >>> print([type(s).__name__ for s in steps])
+        ['SelectChannels', 'IntensityScaling', 'ReplaceNonFinite', 'IntensityWindow', 'SpatialResize']
+    """
+    from biocnn.data.intensity import IntensityWindow, ReplaceNonFinite
+
+    steps = []
+    if channels is not None:
+        steps.append(SelectChannels(channels, name="reader_channels"))
+    steps.append(IntensityScaling(scale_integers, name="reader_scaling"))
+    if nan_policy is not None:
+        steps.append(ReplaceNonFinite(nan_policy, name="reader_nonfinite"))
+    if window is not None:
+        steps.append(IntensityWindow(*window, name="reader_window"))
+    if resize_to is not None:
+        steps.append(SpatialResize(resize_to, name="reader_resize"))
+    return steps
 
 
 def _batches(data, batch_size=256):

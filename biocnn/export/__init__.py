@@ -5,7 +5,9 @@
   dropout off and the preprocessing inside the graph, plus ``biocnn_export.json``;
 * :func:`from_run`: the same for a finished run directory (``model.keras`` + ``config.json``);
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
-  metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files;
+  metadata, after :func:`check_graph` has checked the SavedModel's operations against
+  :data:`ALLOWED_OPS` (``trust_export=True`` skips it); :func:`predict_files` applies it to
+  FASTA/CSV/image/volume files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
 * :func:`to_onnx`: an ONNX file from an export or a Keras model, checked in onnxruntime;
 * :func:`to_bioimageio`: a bioimage.io model package of an image or volume classifier;
@@ -28,7 +30,8 @@ Example:
 """
 
 from biocnn.export.metadata import FORMAT, FORMAT_VERSION, SIDECAR
-from biocnn.export.savedmodel import INPUT_NAMES, ExportedModel, check_target, from_run, load, save
+from biocnn.export.allowlist import ALLOWED_OPS, check_graph
+from biocnn.export.savedmodel import INPUT_NAMES, READER_KEYS, ExportedModel, check_target, from_run, load, save
 from biocnn.export.sequence_graph import encode_sequences
 from biocnn.export.predict import (
     INPUT_KINDS,
@@ -42,21 +45,25 @@ from biocnn.export.predict import (
     write_predictions,
 )
 from biocnn.export.tflite import to_tflite
-from biocnn.export.cli import add_export_argument, check_export_argument, export_run
+from biocnn.export.cli import add_export_argument, add_trust_export_argument, check_export_argument, export_run
 from biocnn.export.onnx import to_onnx
 from biocnn.export.card import model_card
 from biocnn.export.bioimageio import to_bioimageio
 from biocnn.export.formats import FORMATS, add_format_arguments, export_as, export_from_arguments
 
 __all__ = [
+    "ALLOWED_OPS",
     "FORMAT",
     "FORMAT_VERSION",
     "INPUT_KINDS",
     "INPUT_NAMES",
+    "READER_KEYS",
     "SIDECAR",
     "ExportedModel",
     "add_export_argument",
+    "add_trust_export_argument",
     "check_export_argument",
+    "check_graph",
     "check_output",
     "check_target",
     "encode_sequences",

@@ -11,7 +11,7 @@ In a pipeline::
 
 from biocnn.export.savedmodel import check_target, from_run
 
-__all__ = ["add_export_argument", "check_export_argument", "export_run"]
+__all__ = ["add_export_argument", "add_trust_export_argument", "check_export_argument", "export_run"]
 
 
 def add_export_argument(parser):
@@ -29,6 +29,24 @@ def add_export_argument(parser):
         "--export", metavar="DIR",
         help="also write a TensorFlow SavedModel of the selected model to DIR (raw inputs, no augmentation or "
              "dropout, class names and metrics in DIR/biocnn_export.json); --overwrite replaces a previous export",
+    )
+    return parser
+
+
+def add_trust_export_argument(parser):
+    """Add ``--trust-export`` (skip the graph allowlist check of a SavedModel) to a parser.
+
+    Pass ``args.trust_export`` to :func:`biocnn.export.load` (``trust_export=...``).
+
+    Example:
+        >>> import argparse
+        >>> add_trust_export_argument(argparse.ArgumentParser()).parse_args(["--trust-export"]).trust_export
+        True
+    """
+    parser.add_argument(
+        "--trust-export", action="store_true",
+        help="load the SavedModel even if its graph holds operations biocnn exports never use (file I/O, "
+             "Python calls): only for exports from a source you trust",
     )
     return parser
 

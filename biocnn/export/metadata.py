@@ -11,11 +11,20 @@ Contents (all plain JSON)::
     modality                  "sequence", "image", "volume" or "signal"
     class_names               in output order
     signatures                {"serving_default": {"inputs": {...}, "outputs": {...}}, ...}
-    input                     name, dtype, shape, and what the values must be
+    input                     name, dtype (the declared raw dtype), shape, layout ("NHWC" ...),
+                              model_input_shape, and what the values must be
+    reader                    images/volumes/signals: raw_dtype, raw_channels, channels,
+                              scale_integers, nan_policy, window [low, high], resize_to
+                              (the steps serving_default does before the model); else null
     encoding                  sequences only: Encoding.to_dict() (alphabet, length, align ...)
-    preprocessing             in_graph (what the SavedModel does itself) and before_graph
-                              (reader steps a caller must repeat, e.g. resize, CT window)
-    training                  seed, data summary (samples and classes per split), metrics
+    outputs                   model_outputs, rc_average, binary_sigmoid_expanded
+    preprocessing             in_graph (every step the serving graph does, in order, with its
+                              constants) and before_graph (the reader steps in the form
+                              predict_files applies before the ``prepared`` signature)
+    training                  seed, data (samples, input shape, class counts per split),
+                              metrics (metrics.json), and from a run: data_source, split_sizes,
+                              class_counts, run_command (the facts a model card needs)
+    model, source             the model's name and size; the run it came from
     versions                  biocnn, tensorflow, keras, numpy, python ...
 """
 

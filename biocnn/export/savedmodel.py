@@ -6,20 +6,28 @@ Keras's own augmentation layers default to training mode, so its served outputs 
 The ``serving_default`` signature's input and outputs are named and typed:
 
 * input, by modality: ``sequence`` tf.string ``[None]`` (raw text, one-hot encoded in the
-  graph); ``image`` float32 ``[None, H, W, C]``; ``volume`` float32 ``[None, D, H, W, C]``;
-  ``signal`` float32 ``[None, L, C]`` (1D data without an encoding);
+  graph); ``image`` ``[None, H, W, C]``; ``volume`` ``[None, D, H, W, C]``; ``signal``
+  ``[None, L, C]`` (1D data without an encoding). Arrays are the files' own values, channels
+  last, in the declared raw dtype (``uint8``, ``uint16``, ``int16``, ``float32`` ...); spatial
+  sizes are ``None`` when the export resizes;
 * outputs: ``probabilities`` float32 ``[None, K]``, ``class_index`` int64 ``[None]`` and
   ``class_name`` tf.string ``[None]``.
 
 An optional ``embeddings`` signature (same input, output ``embedding``) returns the features
 that feed the last Dense layer; sequence exports also have ``encoded`` (input ``one_hot``,
-float32 ``[None, L, channels]``) for tools that encode themselves and for TFLite.
+float32 ``[None, L, channels]``) for tools that encode themselves and for TFLite; image,
+volume and signal exports also have ``prepared`` (input float32 at the model's input shape:
+what biocnn's NumPy readers give after their steps, for :func:`biocnn.export.predict_files`
+and TFLite).
 
-In-model preprocessing (normalisation fitted on the training split, percentile clipping)
-is part of the graph, so a caller feeds raw intensities; reader steps outside the model
-(resizing, channel choice, a CT window) are recorded in the metadata under
-``preprocessing.before_graph``. Writes are atomic: the export is built in a temporary folder
-next to ``path`` and renamed into place only when complete.
+Everything between the file and the network is in the ``serving_default`` graph, in the
+readers' order (:func:`biocnn.data.preprocess.reader_layers`): channel choice, integer
+scaling by the raw dtype's maximum, the NaN policy, a CT window, resizing; then the model's
+own preprocessing (normalisation fitted on the training split, percentile clipping). Each
+step is listed with its constants under ``preprocessing.in_graph`` in the metadata
+(``preprocessing.before_graph`` repeats the reader steps for callers of ``prepared``).
+Writes are atomic: the export is built in a temporary folder next to ``path`` and renamed
+into place only when complete.
 """
 
 import contextlib
@@ -34,8 +42,9 @@ import numpy as np
 import tensorflow as tf
 
 from biocnn.data.encoding import Encoding, validate_sequence
-from biocnn.data.preprocess import PercentileClip
+from biocnn.data.preprocess import PercentileClip, reader_layers
 from biocnn.export import metadata as metadata_module
+from biocnn.export.runfacts import card_facts, reader_of_run
 from biocnn.export.sequence_graph import encode_sequences
 
 __all__ = ["ExportedModel", "check_target", "from_run", "load", "save"]
@@ -205,7 +214,7 @@ def _in_graph_steps(*layers):
     return steps
 
 
-def _describe_input(modality, shape, encoding):
+def _describe_input(modality, shape, encoding, reader):
     words = _SHAPE_WORDS[modality]
     spatial, channels = shape[:-1], shape[-1]
     sizes = " x ".join(str(s) for s in spatial)
@@ -214,9 +223,18 @@ def _describe_input(modality, shape, encoding):
                 f"cropped/padded in the graph to {spatial[0]} ({encoding.align}-aligned)"
                 if encoding.length is not None else
                 f"a batch of raw {encoding.alphabet.upper()} strings of exactly {spatial[0]} letters (any case)")
-    return (f"float32 batch (N, {', '.join(words)}, C) = (N, {', '.join(map(str, shape))}): {sizes} "
-            f"{'voxels' if modality == 'volume' else 'pixels' if modality == 'image' else 'steps'}, "
-            f"{channels} channel(s) last, raw intensities as biocnn's readers give them")
+    what = "voxels" if modality == "volume" else "pixels" if modality == "image" else "steps"
+    size = (f"any size (resized to {sizes} in the graph)" if reader["resize_to"] is not None else f"{sizes} {what}")
+    raw_channels = reader["raw_channels"]
+    if reader["channels"] is not None:
+        kept = f"channels {reader['channels']} kept in the graph"
+        channel_text = (f"{raw_channels} channel(s) last, {kept}" if raw_channels is not None
+                        else f"any number of channels last, {kept}")
+    else:
+        channel_text = f"{channels} channel(s) last"
+    scaled = np.dtype(reader["raw_dtype"]).kind in "iu" and reader["scale_integers"]
+    return (f"{reader['raw_dtype']} batch (N, {', '.join(words)}, C): the files' own values, {size}, {channel_text}"
+            + (f"; divided by {np.iinfo(np.dtype(reader['raw_dtype'])).max} in the graph" if scaled else ""))
 
 
 def _check_model(model, class_names, encoding, rc_average):
@@ -266,12 +284,135 @@ def _check_model(model, class_names, encoding, rc_average):
     return shape, out_shape, class_names, encoding, modality
 
 
+# --- the reader steps in the graph -------------------------------------------------------------
+
+READER_KEYS = ("raw_dtype", "raw_channels", "channels", "scale_integers", "nan_policy", "window", "resize_to")
+_RAW_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float16", "float32", "float64")
+
+
+def _check_reader(reader, modality, shape):
+    """The complete reader description (see :func:`save`), validated against the model's input."""
+    if modality == "sequence":
+        if reader:
+            raise ValueError("save: reader steps are for image, volume and signal models; a sequence export "
+                             "encodes raw strings with its encoding.")
+        return None
+    reader = dict(reader or {})
+    unknown = sorted(set(reader) - set(READER_KEYS))
+    if unknown:
+        raise ValueError(f"save: unknown reader keys {unknown}; the keys are {list(READER_KEYS)}.")
+    raw_dtype = np.dtype(reader.get("raw_dtype") or "float32").name  # ">i2" (big-endian HDF5) -> "int16"
+    if raw_dtype not in _RAW_DTYPES:
+        raise ValueError(f"save: raw_dtype {raw_dtype!r} is not one biocnn's readers give; choose one of {_RAW_DTYPES}.")
+    spatial, model_channels = tuple(shape[:-1]), shape[-1]
+    channels = reader.get("channels")
+    if channels is not None:
+        channels = [int(c) for c in channels]
+        if len(channels) != model_channels:
+            raise ValueError(f"save: reader channels {channels} give {len(channels)} channel(s); the model takes "
+                             f"{model_channels}.")
+    raw_channels = reader.get("raw_channels")
+    if raw_channels is None and channels is None:
+        raw_channels = model_channels
+    if raw_channels is not None and channels is None and int(raw_channels) != model_channels:
+        raise ValueError(f"save: raw_channels={raw_channels} without a channel choice; the model takes {model_channels}.")
+    resize_to = reader.get("resize_to")
+    if resize_to is not None:
+        resize_to = [int(n) for n in resize_to]
+        if tuple(resize_to) != spatial:
+            raise ValueError(f"save: the reader resizes to {resize_to}, but the model takes {list(spatial)}.")
+    window = reader.get("window")
+    if window is not None:
+        window = [float(window[0]), float(window[1])]
+    floating = np.dtype(raw_dtype).kind == "f"
+    nan_policy = reader.get("nan_policy", "raise" if floating else None)
+    return {
+        "raw_dtype": raw_dtype,
+        "raw_channels": None if raw_channels is None else int(raw_channels),
+        "channels": channels,
+        "scale_integers": bool(reader.get("scale_integers", True)),
+        "nan_policy": nan_policy if floating else None,  # integers hold no NaN
+        "window": window,
+        "resize_to": resize_to,
+    }
+
+
+def _reader_steps_doc(reader):
+    """The reader steps of ``serving_default``, in order, with their constants (for the metadata)."""
+    if reader is None:
+        return []
+    dtype = np.dtype(reader["raw_dtype"])
+    steps = []
+    if reader["channels"] is not None:
+        steps.append({"step": "select_channels", "channels": reader["channels"], "note": "channels last"})
+    if dtype.kind in "iu" and reader["scale_integers"]:
+        steps.append({"step": "scale_intensities", "raw_dtype": dtype.name, "divisor": int(np.iinfo(dtype).max),
+                      "note": "integer input divided by its dtype's maximum, to float32"})
+    else:
+        steps.append({"step": "cast", "raw_dtype": dtype.name, "note": "to float32, values unchanged"})
+    if reader["nan_policy"] is not None:
+        steps.append({"step": "nan_policy", "policy": reader["nan_policy"],
+                      "note": "see biocnn.data.intensity.replace_nonfinite"})
+    if reader["window"] is not None:
+        low, high = reader["window"]
+        steps.append({"step": "window", "low": low, "high": high, "note": "clip to [low, high], scale to [0, 1]"})
+    if reader["resize_to"] is not None:
+        steps.append({"step": "resize", "to": reader["resize_to"], "method": "linear (half-pixel centres)"})
+    return steps
+
+
+def _raw_spec(modality, shape, reader):
+    spatial = [None] * (len(shape) - 1) if reader["resize_to"] is not None else list(shape[:-1])
+    return tf.TensorSpec((None, *spatial, reader["raw_channels"]), tf.as_dtype(reader["raw_dtype"]),
+                         name=INPUT_NAMES[modality])
+
+
+def _shape_check(spec, modality):
+    """x -> x, failing the call (with a readable message) unless x has ``spec``'s rank and known sizes.
+
+    A loaded SavedModel's signature checks only the dtype of what it is fed, not the shape, so a
+    channels-first or wrongly sized array would otherwise run through the graph.
+    """
+    expected = [None if d is None else int(d) for d in spec.shape]
+    words = ("N", *_SHAPE_WORDS.get(modality, ("L",)), "C") if len(expected) > 1 else ("N",)
+    shown = ", ".join("any" if d is None else str(d) for d in expected)
+    message = (f"biocnn {modality} export, input {spec.name}: expected {spec.dtype.name} of shape ({', '.join(words)}) = "
+               f"({shown}), channels last (move the channel axis of a channels-first array last); got shape")
+    fixed = [i for i, d in enumerate(expected) if d is not None]
+
+    def check(x):
+        shape = tf.shape(x)
+        right_rank = tf.equal(tf.size(shape), len(expected))
+        if fixed:
+            ok = tf.cond(right_rank, lambda: tf.reduce_all(tf.equal(tf.gather(shape, fixed), [expected[i] for i in fixed])),
+                         lambda: tf.constant(False))
+        else:
+            ok = right_rank
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, shape])]):
+            return tf.identity(x)
+
+    return check
+
+
+def _reader_function(reader):
+    """raw tensor -> the model's float32 input, through the reader layers."""
+    steps = reader_layers(channels=reader["channels"], scale_integers=reader["scale_integers"],
+                          nan_policy=reader["nan_policy"], window=reader["window"], resize_to=reader["resize_to"])
+
+    def read(x):
+        for step in steps:
+            x = step(x)
+        return x
+
+    return read
+
+
 # --- save --------------------------------------------------------------------------------------
 
 
 def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc_average=False,
-         outputs="auto", embeddings="auto", before_graph=None, metrics=None, data=None, seed=None,
-         source=None, overwrite=False):
+         outputs="auto", embeddings="auto", reader=None, before_graph=None, metrics=None, data=None, seed=None,
+         source=None, run=None, overwrite=False):
     """Export a Keras classifier as a TensorFlow SavedModel with biocnn's metadata.
 
     Args:
@@ -291,12 +432,23 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
             outputs, served as they are) or ``"logits"`` (a softmax is applied in the graph).
         embeddings: ``"auto"``: add an ``embeddings`` signature when the last Dense layer can be
             found (a warning otherwise); True: require it; False: none.
-        before_graph: reader steps a caller must repeat before the graph, for the metadata
-            and for :func:`biocnn.export.predict_files`: images ``{"resize_to": [H, W],
+        reader: images, volumes and signals: what biocnn's reader did between the file and the
+            model, put in the ``serving_default`` graph (see
+            :func:`biocnn.data.preprocess.reader_layers`); a dict with any of
+            ``raw_dtype`` (the files' dtype, declared by the signature; default float32),
+            ``raw_channels`` (the files' channel count; default the model's, or any when
+            ``channels`` is given), ``channels`` (indices kept), ``scale_integers`` (divide
+            integer input by its dtype's maximum; default True), ``nan_policy`` (default
+            "raise" for float input), ``window`` ((low, high)), ``resize_to`` (the model's
+            spatial shape: the signature then takes any size).
+        before_graph: the same reader steps in the form :func:`biocnn.export.predict_files`
+            applies in NumPy before the ``prepared`` signature: images ``{"resize_to": [H, W],
             "channels": [0, 2]}``, volumes ``{"volume_preprocessing":
             VolumePreprocessing(...).to_dict()}``.
         metrics, data, seed: the training run's metrics, data summary and seed, for the metadata.
         source: where the model came from (e.g. the run directory), for the metadata.
+        run: facts for a model card (``data_source``, ``split_sizes``, ``class_counts`` ...),
+            recorded under ``training``.
         overwrite: replace a previous biocnn export in ``path``.
 
     Returns:
@@ -323,23 +475,26 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
     if preprocessing is not None and not preprocessing.built:
         preprocessing.build((None, *shape))  # e.g. fit_preprocessing's Sequential, made without an Input
     head = _head(model, preprocessing, kind, out_shape[-1] == 1, rc_average, class_names)
-    spec, numeric_spec, to_model_input = _input_specs(modality, shape, encoding)
+    reader = _check_reader(reader, modality, shape)
+    spec, numeric_spec, to_model_input = _input_specs(modality, shape, encoding, reader)
     embed = _embedding(model, preprocessing, embeddings)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     if preprocessing is not None:
         archive.track(preprocessing)
-    archive.add_endpoint("serving_default", lambda x: head(to_model_input(x)), input_signature=[spec])
+    check, check_numeric = _shape_check(spec, modality), _shape_check(numeric_spec, modality)
+    archive.add_endpoint("serving_default", lambda x: head(to_model_input(check(x))), input_signature=[spec])
     signatures = {"serving_default": _signature_doc(spec, class_names)}
     if embed is not None:
         endpoint = archive.add_endpoint(
-            "embeddings", lambda x: {"embedding": tf.cast(embed(to_model_input(x)), tf.float32)}, input_signature=[spec])
+            "embeddings", lambda x: {"embedding": tf.cast(embed(to_model_input(check(x))), tf.float32)},
+            input_signature=[spec])
         width = endpoint.get_concrete_function().structured_outputs["embedding"].shape[-1]
         signatures["embeddings"] = _signature_doc(spec, embedding_width=width)
-    if modality == "sequence":
-        archive.add_endpoint("encoded", head, input_signature=[numeric_spec])
-        signatures["encoded"] = _signature_doc(numeric_spec, class_names)
+    numeric_name = "encoded" if modality == "sequence" else "prepared"
+    archive.add_endpoint(numeric_name, lambda x: head(check_numeric(x)), input_signature=[numeric_spec])
+    signatures[numeric_name] = _signature_doc(numeric_spec, class_names)
 
     from biocnn.experiment import versions  # lazily: it pulls in plotting
 
@@ -350,19 +505,21 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
         "input": {
             "name": spec.name,
             "dtype": spec.dtype.name,
-            "shape": [None, *shape] if modality != "sequence" else [None],
+            "shape": [None if d is None else int(d) for d in spec.shape],
+            "layout": "N" if modality == "sequence" else "N" + "".join(_SHAPE_WORDS[modality]) + "C",
             "model_input_shape": [None, *shape],
-            "description": _describe_input(modality, shape, encoding),
+            "description": _describe_input(modality, shape, encoding, reader),
         },
+        "reader": reader,
         "encoding": None if encoding is None else encoding.to_dict(),
         "outputs": {"model_outputs": kind, "rc_average": bool(rc_average),
                     "binary_sigmoid_expanded": out_shape[-1] == 1},
         "preprocessing": {
             "in_graph": ([{"step": "one_hot", "encoding": encoding.to_dict()}] if encoding is not None else [])
-            + _in_graph_steps(preprocessing, model),
+            + _reader_steps_doc(reader) + _in_graph_steps(preprocessing, model),
             "before_graph": before_graph or {},
         },
-        "training": {"seed": seed, "data": data, "metrics": metrics},
+        "training": {"seed": seed, "data": data, "metrics": metrics, **(run or {})},
         "model": {"name": model.name, "parameters": int(model.count_params())},
         "source": source,
         "versions": versions(),
@@ -395,11 +552,11 @@ def _head(model, preprocessing, kind, one_sigmoid, rc_average, class_names):
     return head
 
 
-def _input_specs(modality, shape, encoding):
+def _input_specs(modality, shape, encoding, reader):
     """The served input's spec, the model's numeric spec, and the function between them."""
     numeric = tf.TensorSpec((None, *shape), tf.float32, name="one_hot" if modality == "sequence" else INPUT_NAMES[modality])
     if modality != "sequence":
-        return numeric, numeric, lambda x: x
+        return _raw_spec(modality, shape, reader), numeric, _reader_function(reader)
     strings = tf.TensorSpec((None,), tf.string, name=INPUT_NAMES["sequence"])
     return strings, numeric, lambda s: encode_sequences(s, encoding, length=shape[0])
 
@@ -436,14 +593,26 @@ def _signature_doc(spec, class_names=None, embedding_width=None):
 
 
 class ExportedModel:
-    """A biocnn export loaded with TensorFlow: call it on raw inputs, read its metadata.
+    """A biocnn export loaded with TensorFlow: call it on inputs, read its metadata.
 
-    Calling it checks the inputs against the export's spec first, so a wrong shape or a letter
-    outside the alphabet is a ``ValueError`` that names the sample and says what was expected,
-    not a TensorFlow error from inside the graph.
+    Two ways in, both checked before the graph runs (a wrong dtype, layout or shape, or a
+    letter outside the alphabet, is a ``ValueError`` that names the sample and says what was
+    expected, not a TensorFlow error from inside the graph):
+
+    * ``model(x, raw=True)``: the files' own arrays (``serving_default``: the reader steps,
+      e.g. integer scaling, channel choice, CT window, resizing, run in the graph);
+    * ``model(x)``: arrays as biocnn's NumPy readers give them after those steps (float32 at
+      the model's input shape; the ``prepared`` signature), as :func:`predict_files` passes.
+
+    Sequence exports take strings either way.
+
+    Before TensorFlow loads it, the SavedModel's graph is checked against an allowlist of
+    operations (:func:`biocnn.export.check_graph`): an export that could read or write files
+    or run Python is refused unless ``trust_export=True``.
 
     Args:
         path: the export directory.
+        trust_export: skip the graph check (only for exports from a source you trust).
 
     Attributes:
         path: the export directory (absolute).
@@ -453,23 +622,30 @@ class ExportedModel:
         input_name: the ``serving_default`` input's name.
         encoding: the :class:`biocnn.data.Encoding` of a sequence export, else None.
         input_shape: the model's per-sample input shape (for sequences, after encoding).
+        raw_dtype: the dtype ``serving_default`` declares (``"string"`` for sequences).
+        raw_shape: ``serving_default``'s per-sample shape (None: any size).
 
     Raises:
         FileNotFoundError: no such directory.
-        ValueError: the directory is not a biocnn export.
+        ValueError: the directory is not a biocnn export, or its graph holds an operation
+            outside the allowlist (without ``trust_export``).
 
     Example:
         >>> import keras, tempfile
         >>> net = keras.Sequential([keras.Input((6, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
         >>> path = tempfile.mkdtemp() + "/signal"
-        >>> _ = save(net, path)
-        >>> print(load(path)(np.zeros((3, 6, 1), "float32"))["probabilities"].shape)
+        >>> _ = save(net, path, reader={"raw_dtype": "uint8"})
+        >>> print(load(path)(np.zeros((3, 6, 1), "uint8"), raw=True)["probabilities"].shape)
         (3, 2)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, trust_export=False):
+        from biocnn.export.allowlist import check_graph  # the graph check, before TensorFlow loads anything
+
         self.path = os.path.abspath(os.fspath(path))
         self.metadata = metadata_module.read(self.path)
+        if not trust_export:
+            check_graph(self.path)
         self._saved = tf.saved_model.load(self.path)
         self.class_names = list(self.metadata["class_names"])
         self.modality = self.metadata["modality"]
@@ -477,6 +653,9 @@ class ExportedModel:
         encoding = self.metadata.get("encoding")
         self.encoding = Encoding.from_dict(encoding) if encoding else None
         self.input_shape = tuple(self.metadata["input"]["model_input_shape"][1:])
+        self.reader = self.metadata.get("reader")
+        self.raw_dtype = self.metadata["input"]["dtype"]
+        self.raw_shape = tuple(self.metadata["input"]["shape"][1:])
 
     def __repr__(self):
         return f"ExportedModel('{self.path}', {self.modality}, classes={self.class_names})"
@@ -491,25 +670,31 @@ class ExportedModel:
         """Names of the SavedModel's signatures (``serving_default``, ``embeddings`` ...)."""
         return sorted(self._saved.signatures.keys())
 
-    def check(self, inputs, names=None):
-        """Inputs as the ``serving_default`` signature takes them, or a ValueError saying why not.
+    def check(self, inputs, names=None, raw=False):
+        """Inputs as the signature takes them, or a ValueError saying why not.
 
         Args:
             inputs: for a sequence export, a str or a list of str; otherwise an array
                 ``(N, *spatial, C)`` (one sample without the batch axis, and a missing
                 channel axis when C is 1, are accepted).
             names: optional names of the samples, for error messages.
+            raw: the array holds the files' own values (``serving_default``); otherwise it is
+                float32 as biocnn's readers give it (``prepared``).
 
         Returns:
-            a list of str (sequences) or a float32 array ``(N, *spatial, C)``.
+            a list of str (sequences) or an array ``(N, *spatial, C)`` (float32, or the raw
+            dtype with ``raw``).
 
         Raises:
             ValueError: strings for an image export or arrays for a sequence export, a letter
                 outside the alphabet, a sequence of the wrong length (when the model has no
-                crop/pad length), a wrong shape, or non-finite values.
+                crop/pad length), a wrong dtype (``raw``), a channels-first or otherwise wrong
+                shape, or non-finite values.
         """
         if self.modality == "sequence":
             return self._check_sequences(inputs, names)
+        if raw:
+            return self._check_raw(inputs, names)
         return self._check_array(inputs, names)
 
     def _check_sequences(self, inputs, names):
@@ -548,12 +733,43 @@ class ExportedModel:
         if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
             got = x.shape[1:] if x.ndim == len(expected) + 1 else x.shape
             raise ValueError(self.shape_message(got, names[0] if names is not None and len(names) == 1 else "the input"))
-        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.dtype.kind == "f" else np.zeros(len(x), bool)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            which = names[i] if names is not None else f"sample {i + 1}"
-            raise ValueError(f"{which} has NaN or infinite values; replace them before predicting.")
+        _check_finite(x, names)
         return x.astype(np.float32, copy=False)
+
+    def _check_raw(self, inputs, names):
+        x = np.asarray(inputs)
+        where = names[0] if names is not None and len(names) == 1 else "the input"
+        expected, dtype = self.raw_shape, np.dtype(self.raw_dtype)
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: this export takes numbers for '{self.input_name}', got dtype {x.dtype}.")
+        if x.dtype != dtype:
+            if not (x.dtype.kind == "f" and dtype.kind == "f") and x.dtype.name != dtype.name:
+                # float -> float keeps the values, and so does a byte-order change (big-endian files)
+                raise ValueError(
+                    f"{where} has dtype {x.dtype}; this {self.modality} export takes the files' own {dtype} values "
+                    f"for '{self.input_name}' ({_scaling_text(self.reader)}). Pass the array as read from the file, "
+                    "or pass arrays already read by biocnn's readers without raw=True."
+                )
+            x = x.astype(dtype)
+
+        def fits(shape):
+            return len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected, shape))
+
+        if fits(x.shape):
+            x = x[None]
+        elif expected[-1] == 1 and x.ndim == len(expected) and fits((*x.shape[1:], 1)):
+            x = x[..., None]
+        if x.ndim != len(expected) + 1 or not fits(x.shape[1:]):
+            raise ValueError(self.raw_shape_message(x.shape[1:] if x.ndim == len(expected) + 1 else x.shape, where))
+        channels = (self.reader or {}).get("channels")
+        if channels and x.shape[-1] <= max(channels):
+            raise ValueError(
+                f"{where} has {x.shape[-1]} channel(s) (last axis); this export keeps channels {channels} as in "
+                f"training, so it needs at least {max(channels) + 1}, channels last."
+            )
+        if (self.reader or {}).get("nan_policy") == "raise":
+            _check_finite(x, names)
+        return x
 
     def shape_message(self, got, where="the input"):
         """The error for a sample of shape ``got``: the expected shape and how to get it."""
@@ -569,8 +785,34 @@ class ExportedModel:
         return (f"{where} has shape {tuple(got)}; this {self.modality} export takes '{self.input_name}' of shape "
                 f"({', '.join(words)}, C) = {tuple(expected)} per sample.{hint}")
 
-    def _run(self, signature, inputs, names, batch_size):
-        data = self.check(inputs, names)
+    def raw_shape_message(self, got, where="the input"):
+        """The error for a raw sample of shape ``got`` (``serving_default``): the layout and how to get it."""
+        expected = self.raw_shape
+        words = _SHAPE_WORDS[self.modality]
+        shown = tuple("any" if e is None else e for e in expected)
+        hint = ""
+        got = tuple(got)
+        if len(got) == len(expected) and expected[-1] is not None and got[-1] != expected[-1]:
+            if got[0] == expected[-1]:
+                hint = (" It looks channels-first; this export takes channels last: move the channel axis "
+                        "(np.moveaxis(x, 1, -1) on a batch).")
+            else:
+                hint = f" Give {expected[-1]} channel(s), channels last."
+        elif len(got) != len(expected):
+            hint = f" Give {len(expected)} axes per sample ({', '.join(words)}, C), channels last."
+        elif self.reader and self.reader.get("resize_to") is None:
+            hint = (f" This model was trained without resizing; resize to {' x '.join(map(str, expected[:-1]))} "
+                    "first, as the training data were.")
+        return (f"{where} has shape {got}; this {self.modality} export takes '{self.input_name}' of shape "
+                f"({', '.join(words)}, C) = {shown} per sample ({self.raw_dtype}, channels last).{hint}")
+
+    def _signature_for(self, raw):
+        if raw or self.modality == "sequence" or "prepared" not in self._saved.signatures:
+            return "serving_default"
+        return "prepared"
+
+    def _run(self, signature, inputs, names, batch_size, raw):
+        data = self.check(inputs, names, raw=raw)
         function = self._saved.signatures[signature]
         parts = []
         for start in range(0, len(data), batch_size):
@@ -581,11 +823,11 @@ class ExportedModel:
             raise ValueError("No inputs to predict on.")
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def __call__(self, inputs, names=None, batch_size=256):
-        """Class probabilities of raw inputs, via the ``serving_default`` signature.
+    def __call__(self, inputs, names=None, batch_size=256, raw=False):
+        """Class probabilities of inputs.
 
         Args:
-            inputs, names: see :meth:`check`.
+            inputs, names, raw: see :meth:`check`.
             batch_size: samples per call of the SavedModel.
 
         Returns:
@@ -595,26 +837,48 @@ class ExportedModel:
         Raises:
             ValueError: see :meth:`check`; or no inputs.
         """
-        result = self._run("serving_default", inputs, names, batch_size)
+        result = self._run(self._signature_for(raw), inputs, names, batch_size, raw)
         result["class_name"] = np.array([c.decode() for c in result["class_name"]], dtype=object)
         return result
 
     def embed(self, inputs, names=None, batch_size=256):
-        """The ``embeddings`` signature's output ``(N, D)``, the input of the last Dense layer.
+        """The ``embeddings`` signature's output ``(N, D)`` on raw inputs, the input of the last Dense layer.
 
         Raises:
-            ValueError: see :meth:`check`; or the export has no ``embeddings`` signature.
+            ValueError: see :meth:`check` (with ``raw=True``); or the export has no
+                ``embeddings`` signature.
         """
         if "embeddings" not in self._saved.signatures:
             raise ValueError(f"The export '{self.path}' has no 'embeddings' signature (exported with embeddings=False).")
-        return self._run("embeddings", inputs, names, batch_size)["embedding"]
+        return self._run("embeddings", inputs, names, batch_size, raw=True)["embedding"]
 
 
-def load(path):
-    """Load a biocnn export: a callable on raw inputs that carries the export's metadata.
+def _check_finite(x, names):
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.dtype.kind == "f" else np.zeros(len(x), bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        which = names[i] if names is not None else f"sample {i + 1}"
+        raise ValueError(f"{which} has NaN or infinite values; replace them before predicting.")
+
+
+def _scaling_text(reader):
+    if not reader:
+        return "values unchanged"
+    dtype = np.dtype(reader["raw_dtype"])
+    if dtype.kind in "iu" and reader.get("scale_integers", True):
+        return f"divided by {np.iinfo(dtype).max} in the graph"
+    return "values as in the files"
+
+
+def load(path, trust_export=False):
+    """Load a biocnn export: a callable on inputs that carries the export's metadata.
+
+    The SavedModel's graph is checked first (:func:`biocnn.export.check_graph`): an export whose
+    graph could read or write files, or run Python, is refused with a line naming the operation.
 
     Args:
         path: the export directory written by :func:`save` or :func:`from_run`.
+        trust_export: skip that check (``--trust-export``), for exports from a source you trust.
 
     Returns:
         an :class:`ExportedModel`: ``model(inputs)`` gives probabilities, class indices and
@@ -622,7 +886,8 @@ def load(path):
 
     Raises:
         FileNotFoundError: no such directory.
-        ValueError: not a biocnn export (no ``biocnn_export.json``), or a damaged one.
+        ValueError: not a biocnn export (no ``biocnn_export.json``), a damaged one, or a graph
+            with an operation outside the allowlist.
 
     Example:
         >>> load("/tmp")  # doctest: +ELLIPSIS
@@ -630,7 +895,7 @@ def load(path):
         ...
         ValueError: '/tmp' is not a biocnn export: it has no biocnn_export.json. ...
     """
-    return ExportedModel(path)
+    return ExportedModel(path, trust_export=trust_export)
 
 
 # --- from a run directory ----------------------------------------------------------------------
@@ -657,18 +922,21 @@ def _before_graph(config):
     }
 
 
-def from_run(run_dir, export_dir, overwrite=False, embeddings="auto"):
+def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dtype=None):
     """Export the model of a finished run directory with its class names, encoding and metrics.
 
     What every training pipeline's ``--export DIR`` does: reads ``model.keras``,
     ``config.json`` (class names, encoding, reader steps, seed, data summary) and
-    ``metrics.json``, and calls :func:`save`.
+    ``metrics.json``, and calls :func:`save` with the run's reader steps in the graph
+    (:func:`biocnn.export.runfacts.reader_of_run`) and the facts a model card needs.
 
     Args:
         run_dir: a run directory written by :func:`biocnn.experiment.train_and_evaluate`.
         export_dir: the export directory to write.
         overwrite: replace a previous biocnn export in ``export_dir``.
         embeddings: as for :func:`save`.
+        raw_dtype: the dtype of the run's files (e.g. ``"uint16"``), when the run did not record
+            it and its data are not where the run read them.
 
     Returns:
         dict: the export's metadata.
@@ -698,6 +966,14 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto"):
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = _read_json(metrics_path) if os.path.isfile(metrics_path) else None
     model = keras.saving.load_model(model_path, compile=False)
+    encoding = config.get("encoding") or None
+    reader, facts = None, card_facts(config)
+    modality = _RANK_MODALITY.get(len(model.input_shape) - 2) if encoding is None else None
+    if modality is not None:
+        if raw_dtype is not None:
+            config = {**config, "inputs": {**(config.get("inputs") or {}), "raw_dtype": str(np.dtype(raw_dtype))}}
+        reader, found_in = reader_of_run(config, modality)
+        facts["raw_dtype_from"] = "given (raw_dtype=)" if raw_dtype is not None else found_in
     source = {
         "run_directory": run_dir,
         "model_file": "model.keras",
@@ -710,10 +986,12 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto"):
     return save(
         model, export_dir,
         class_names=config.get("class_names"),
-        encoding=config.get("encoding") or None,
+        encoding=encoding,
         rc_average=bool((config.get("test_time") or {}).get("rc_average", False)),
         embeddings=embeddings,
+        reader=reader,
         before_graph=_before_graph(config),
+        run=facts,
         metrics=metrics,
         data=config.get("data"),
         seed=config.get("seed"),

@@ -1,9 +1,10 @@
 """TFLite files from biocnn exports, converted by TensorFlow's own converter and checked.
 
 ``tf.lite.TFLiteConverter.from_saved_model`` converts one numeric signature of an export:
-``serving_default`` for images, volumes and signals (raw intensities in, the same outputs),
-and ``encoded`` for sequences (a one-hot input; TFLite's built-in ops have no string
-splitting, so the raw-string ``serving_default`` stays a SavedModel feature). After
+``prepared`` for images, volumes and signals (float32 as biocnn's readers give them, the
+same outputs; older exports without it: ``serving_default``), and ``encoded`` for sequences
+(a one-hot input; TFLite's built-in ops have no string splitting, so the raw-string
+``serving_default`` stays a SavedModel feature). After
 conversion the TFLite interpreter and the SavedModel are run on the same probe batch and the
 file is kept only when their outputs agree.
 """
@@ -38,17 +39,18 @@ def _probe(shape, signature, count, seed):
     return rng.random((count, *shape), dtype=np.float32)
 
 
-def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, probe_size=4, seed=0):
+def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, probe_size=4, seed=0, trust_export=False):
     """Convert a biocnn export to a ``.tflite`` file and check that its outputs match.
 
     Args:
         export_dir: a biocnn export (see :func:`biocnn.export.save`).
         path: the ``.tflite`` file to write (atomically).
         overwrite: replace an existing file at ``path``.
-        signature: the signature to convert (default ``serving_default``, or ``encoded`` for
+        signature: the signature to convert (default ``prepared``, or ``encoded`` for
             sequence exports).
         atol: the largest allowed difference between TFLite and SavedModel probabilities.
         probe_size, seed: the random probe batch used for the check.
+        trust_export: skip the graph allowlist check (see :func:`biocnn.export.load`).
 
     Returns:
         dict: ``path``, ``signature``, ``inputs``/``outputs`` (the TFLite signature's names)
@@ -67,8 +69,9 @@ def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, prob
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"'{path}' already exists. Pass overwrite=True (--overwrite) or choose another file.")
-    exported = load(export_dir)
-    signature = signature or ("encoded" if exported.modality == "sequence" else "serving_default")
+    exported = load(export_dir, trust_export=trust_export)
+    default = "encoded" if exported.modality == "sequence" else "prepared"
+    signature = signature or (default if default in exported.signatures else "serving_default")
     if signature not in exported.signatures:
         raise ValueError(f"to_tflite: the export has no signature {signature!r}; it has {exported.signatures}.")
     if exported.modality == "sequence" and signature != "encoded":
