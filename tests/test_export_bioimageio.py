@@ -176,3 +176,21 @@ def test_docstring_examples_run():
 
     for module in (card, formats, bioimageio):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+
+
+def test_an_export_that_takes_raw_integers_gets_the_files_own_values(runs):
+    # Exports may declare the files' dtype (uint8 here) and scale in their graph; the package's test
+    # input must then be the raw sample, not the reader's [0, 1] floats. Checked on the run's own npz.
+    import tensorflow as tf
+
+    from biocnn.export import bioimageio
+
+    config = json.load(open(runs[2] / "config.json"))
+    spec = tf.TensorSpec((None, 12, 12, 1), tf.uint8)
+    x = bioimageio._test_input(None, str(runs[2]), config, "image", spec, "run")
+    with np.load(config["arguments"]["npz"]) as arrays:
+        np.testing.assert_array_equal(x, arrays["test_images"][:1, ..., None])
+    assert x.dtype == np.uint8
+    assert bioimageio._value_range({}, "image", spec) == [0.0, 255.0]
+    with pytest.raises(ValueError, match=r"takes uint8 input .* fractional values"):
+        bioimageio._test_input(np.full((12, 12, 1), 0.5), None, None, "image", spec, "run")
