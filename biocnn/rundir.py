@@ -252,7 +252,8 @@ def _is_array(value):
 def fingerprint(value, prefix=""):
     """A flat, JSON-able description of ``value`` that changes whenever ``value`` does.
 
-    Arrays (NumPy, pandas, tensors) become ``"shape dtype #digest"``; dicts, lists and tuples
+    Arrays (NumPy, pandas, tensors) become ``"shape dtype #digest"``; a ``tf.data`` dataset its
+    element spec (its content is not read: fingerprint its ids and labels); dicts, lists and tuples
     holding arrays are described part by part (``"train[0]"``), so a difference names the part
     that changed; other values are kept as they are (settings), or digested when long.
 
@@ -263,6 +264,8 @@ def fingerprint(value, prefix=""):
         >>> fingerprint({"train": (np.zeros((2, 3)), [0, 1]), "seed": 3})["train[0]"]
         '(2, 3) float64 #69ceeb4a0fa210e2'
     """
+    if hasattr(value, "element_spec"):  # a tf.data dataset (a streamed split): only its form is known here
+        return {prefix or "value": f"dataset {value.element_spec}"}
     if _is_array(value):
         array = value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
         return {prefix or "value": f"{tuple(array.shape)} {array.dtype} #{_digest(array)}"}

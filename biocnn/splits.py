@@ -176,8 +176,9 @@ def check_splits(labels=None, *, arrays=None, shapes=None, dtypes=None, ids=None
     """
     if arrays is not None:
         labels = {split: np.asarray(y) for split, (x, y) in arrays.items()}
-        shapes = {split: tuple(np.shape(x)[1:]) for split, (x, y) in arrays.items()}
-        dtypes = {split: np.asarray(x[:0]).dtype for split, (x, y) in arrays.items()}
+        described = {split: _shape_and_dtype(x) for split, (x, y) in arrays.items()}
+        shapes = {split: shape for split, (shape, dtype) in described.items()}
+        dtypes = {split: dtype for split, (shape, dtype) in described.items()}
     if not labels:
         raise ValueError("check_splits needs labels or arrays.")
     prefix = f"{where}: " if where else ""
@@ -200,12 +201,32 @@ def check_splits(labels=None, *, arrays=None, shapes=None, dtypes=None, ids=None
     return counts
 
 
+def _shape_and_dtype(x):
+    # An array's sample shape and dtype; a tf.data dataset of batches (a streamed split)
+    # is described by its element spec (None where a size is not fixed).
+    spec = getattr(x, "element_spec", None)
+    if spec is not None:
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        return tuple(spec.shape[1:]), np.dtype(spec.dtype.as_numpy_dtype)
+    return tuple(np.shape(x)[1:]), np.asarray(x[:0]).dtype
+
+
+def _same(sample, reference, what):
+    if what != "shape":
+        return sample == reference
+    # an unknown size (None, a streamed split) matches any
+    return len(sample) == len(reference) and all(a is None or b is None or a == b for a, b in zip(sample, reference))
+
+
 def _samples(value, what):
     """``(per_sample_values, per_sample)``: a split's one value, or its list of per-sample values."""
     if what == "shape":
-        if isinstance(value, (tuple, list)) and all(isinstance(v, (int, np.integer)) for v in value):
-            return [tuple(int(v) for v in value)], False
-        return [tuple(int(d) for d in v) for v in value], True
+        def size(d):
+            return None if d is None else int(d)
+
+        if isinstance(value, (tuple, list)) and all(v is None or isinstance(v, (int, np.integer)) for v in value):
+            return [tuple(size(v) for v in value)], False
+        return [tuple(size(d) for d in v) for v in value], True
     if isinstance(value, (str, np.dtype, type)):
         return [np.dtype(value)], False
     return [np.dtype(v) for v in value], True
@@ -223,7 +244,7 @@ def _check_samples(values, what, prefix, ids):
             if reference is None:
                 reference, reference_name = sample, f"{name} {'has' if per_sample else 'have'}"
                 continue
-            if sample == reference:
+            if _same(sample, reference, what):
                 continue
             if what == "shape" and len(sample) == len(reference) and sample[:-1] == reference[:-1]:
                 detail = (f": {sample[-1]} channels where the model is built for {reference[-1]} (convert "

@@ -131,3 +131,17 @@ def test_each_cv_fold_is_checked(tmp_path):
         cross_validate(build, x, _Y, cv=3, groups=_GROUPS, val_size=0.2, out_dir=str(tmp_path),
                        config=TrainingConfig(epochs=1), verbose=0)
     assert not os.path.exists(tmp_path / "fold_1" / "checkpoints")
+
+
+def test_a_streamed_split_is_checked_by_its_element_spec():
+    import tensorflow as tf
+
+    from biocnn.rundir import fingerprint
+
+    stream = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 1), "float32"), [0, 1, 0, 1])).batch(2)
+    splits = {"train": (stream, np.array([0, 1, 0, 1])), "test": (np.zeros((2, 8, 8, 1), "float32"), np.array([0, 1]))}
+    assert check_splits(arrays=splits, verbose=False) == {"train": [2, 2], "test": [1, 1]}
+    splits["test"] = (np.zeros((2, 8, 8, 3), "float32"), np.array([0, 1]))
+    with pytest.raises(UserError, match=r"the test samples have shape \(8, 8, 3\) but the train samples have \(8, 8, 1\)"):
+        check_splits(arrays=splits, verbose=False)
+    assert fingerprint(stream) == fingerprint(stream.map(lambda x, y: (x, y)))  # its form, not its address
