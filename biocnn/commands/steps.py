@@ -102,6 +102,12 @@ def export(args, run):
 
 
 def check_export(args):
-    """Fail before training when ``--export DIR`` cannot be written."""
+    """Fail before training when ``--export DIR`` cannot be written or ``--tensorboard`` cannot log."""
+    if getattr(args, "tensorboard", False):
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ValueError("--tensorboard needs the tensorboard package, which is not installed: "
+                             "pip install tensorboard (or leave out --tensorboard).")
     if getattr(args, "export", None):
         biocnn.export.check_export_argument(args)

@@ -307,8 +307,10 @@ def from_sequences(records, encoding=None, length=None, kind="sequence_csv", alp
         repeated = len(np.unique(groups)) < len(groups)
         groups, grouping = (groups, "identical sequences") if repeated else (None, None)
     sources = records["source"].to_numpy() if "source" in records else records["id"].to_numpy()
-    table = make_table(sources, records["label"].tolist(), "", groups=groups, ids=records["id"].to_numpy(),
+    table = make_table(sources, records["label"].tolist(), "", ids=records["id"].to_numpy(),
                        class_names=records.attrs.get("class_names"), where=path)
+    # The groups keep their type: a group-aware split orders groups, and 10 < 2 as text.
+    table = dataclasses.replace(table, groups=groups)
     x = encoding.encode(records["sequence"], names=records["source"] if "source" in records else None)
     return DataSource(kind, "sequences", path, table, lambda index: x[index],
                       inputs={"encoding": encoding.to_dict(), "records": len(records)}, grouping=grouping,
