@@ -12,18 +12,14 @@ pipeline: ``id, group, split, label, predicted, probability_<class>``), ``per_cl
 
 import dataclasses
 import math
-import platform
 import sys
 import time
 
 import keras
 import numpy as np
 import pandas as pd
-import sklearn
-import tensorflow as tf
 
-import biocnn
-from biocnn import evaluation, plots, training
+from biocnn import evaluation, plots, runtime, training
 from biocnn.splits import check_splits
 
 #: The predictions table's leading columns, then ``probability_<class>`` per class.
@@ -31,16 +27,8 @@ PREDICTION_COLUMNS = ("id", "group", "split", "label", "predicted")
 
 
 def versions():
-    """Versions of everything that changes results, for ``config.json``."""
-    return {
-        "biocnn": biocnn.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
+    """Versions of everything that changes results, for ``config.json`` (:func:`biocnn.runtime.versions`)."""
+    return runtime.versions()
 
 
 @dataclasses.dataclass

@@ -14,7 +14,6 @@ with the same thread counts, one after the other.
 
 import argparse
 import collections
-import json
 import os
 import statistics
 import sys

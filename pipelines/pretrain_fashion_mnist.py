@@ -38,7 +38,7 @@ import biocnn  # noqa: F401  (before keras: biocnn sets TensorFlow's CPU default
 import keras
 from biocnn import cli, evaluation, plots, training
 from biocnn.data import load_idx_pair
-from biocnn.experiment import versions
+from biocnn.runtime import versions
 from biocnn.rundir import RunDirectory, atomic_path
 from biocnn.splits import holdout_split
 from biocnn.utils import did_you_mean

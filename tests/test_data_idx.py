@@ -1,7 +1,6 @@
 """IDX reader: tiny files written here with NumPy, by the format's definition."""
 
 import gzip
-import os
 import struct
 
 import numpy as np

@@ -6,7 +6,6 @@ convolution arithmetic ``floor((W - F + 2P) / S) + 1`` (``biocnn.utils.conv_outp
 """
 
 import math
-import os
 
 import keras
 import numpy as np

@@ -223,7 +223,7 @@ def main(argv=None):
     import pandas as pd
 
     from biocnn.data.preprocess import fit_preprocessing
-    from biocnn.experiment import versions
+    from biocnn.runtime import versions
     from biocnn.rundir import RunDirectory
 
     models = parse_models(args.models)

@@ -87,7 +87,7 @@ def main(argv=None):
     if not run.resumed:
         run.write_json("config.json", {"arguments": vars(args), "training": config.to_dict(), "seed": args.seed,
                                        "class_names": source.class_names, **run_config(source),
-                                       "versions": biocnn.experiment.versions()})
+                                       "versions": biocnn.runtime.versions()})
     x, y = source.load(), source.labels
     augment = None
     if args.augment != "none":

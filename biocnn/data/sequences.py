@@ -588,7 +588,7 @@ class _FastaIndex:
         return entries
 
     def _scan(self):
-        entries, name, offset = {}, None, 0
+        entries, name, offset, start = {}, None, 0, 0
         length = line_bases = line_bytes = 0
         short_line = None  # number of a line shorter than the first, allowed only at the end
         with open(self.path, "rb") as f:

@@ -496,7 +496,7 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
     archive.add_endpoint(numeric_name, lambda x: head(check_numeric(x)), input_signature=[numeric_spec])
     signatures[numeric_name] = _signature_doc(numeric_spec, class_names)
 
-    from biocnn.experiment import versions  # lazily: it pulls in plotting
+    from biocnn.runtime import versions
 
     info = {
         "modality": modality,

@@ -7,7 +7,6 @@ takes ``rank`` and looks its layer classes up in the tables below, e.g. ``CONV[r
 
 import numbers
 
-import keras
 from keras import layers
 
 from biocnn import layers as biocnn_layers
