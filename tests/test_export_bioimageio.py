@@ -158,14 +158,17 @@ def test_export_script_writes_each_format_and_refuses_without_licence(runs, tmp_
     with pytest.raises(SystemExit):
         script.main(["--help"])
     assert "--format {savedmodel,onnx,bioimageio,tflite}" in capsys.readouterr().out
-    script.main([str(runs[2]), str(tmp_path / "sm")])
+    from biocnn.commands.export import FORMATS
+
+    assert FORMATS == export.FORMATS  # the TensorFlow-free parser offers what export_as takes
+    script.main(["--run", str(runs[2]), "--out", str(tmp_path / "sm")])
     assert (tmp_path / "sm" / "MODEL_CARD.md").is_file() and export.load(tmp_path / "sm").class_names == ["dark", "bright"]
     if importlib.util.find_spec("tf2onnx") and importlib.util.find_spec("onnxruntime"):
-        script.main([str(runs[2]), str(tmp_path / "m.onnx"), "--format", "onnx"])
+        script.main(["--run", str(runs[2]), "--out", str(tmp_path / "m.onnx"), "--format", "onnx"])
         assert "onnxruntime vs TensorFlow max |difference|" in capsys.readouterr().out
         assert (tmp_path / "m.onnx").stat().st_size > 0
     with pytest.raises(ValueError, match=r"license, authors, cite missing"):
-        script.main([str(runs[2]), str(tmp_path / "pkg"), "--format", "bioimageio"])
+        script.main(["--run", str(runs[2]), "--out", str(tmp_path / "pkg"), "--format", "bioimageio"])
     assert not (tmp_path / "pkg").exists()
 
 

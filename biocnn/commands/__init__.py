@@ -13,7 +13,7 @@ COMMANDS = {
     "transfer": ("biocnn.commands.transfer", "fine-tune an ImageNet backbone on 2D images or 3D volumes"),
     "compare": ("biocnn.commands.compare", "train several architectures on the same data, seed and budget"),
     "explain": ("biocnn.commands.explain", "saliency, integrated gradients, Grad-CAM and filters of a run"),
-    "export": ("biocnn.commands.export", "export a run's model as a TensorFlow SavedModel"),
+    "export": ("biocnn.commands.export", "export a run for other tools: SavedModel, ONNX, bioimage.io package, TFLite"),
     "predict": (None, "predict new data with an exported model (pipelines/predict.py)"),
     "replay": ("biocnn.commands.replay", "run again what a run's config.json records"),
     "models": ("biocnn.commands.models", "list the registered models, their ranks and options"),

@@ -12,8 +12,7 @@
 * :func:`to_onnx`: an ONNX file from an export or a Keras model, checked in onnxruntime;
 * :func:`to_bioimageio`: a bioimage.io model package of an image or volume classifier;
 * :func:`model_card`: what a model was trained on and how well it does (dict, ``MODEL_CARD.md``);
-* :func:`export_as`, :func:`add_format_arguments`, :func:`export_from_arguments`: every format
-  behind one call and one command line (``pipelines/export.py``);
+* :func:`export_as`: every format behind one call (the command line: ``biocnn export``);
 * :func:`encode_sequences`: the in-graph one-hot encoder (equal to ``Encoding.encode``);
 * :func:`add_export_argument`, :func:`check_export_argument`, :func:`export_run`: ``--export``
   for the training pipelines.
@@ -49,7 +48,7 @@ from biocnn.export.cli import add_export_argument, add_trust_export_argument, ch
 from biocnn.export.onnx import to_onnx
 from biocnn.export.card import model_card
 from biocnn.export.bioimageio import to_bioimageio
-from biocnn.export.formats import FORMATS, add_format_arguments, export_as, export_from_arguments
+from biocnn.export.formats import FORMATS, export_as
 
 __all__ = [
     "ALLOWED_OPS",
@@ -82,8 +81,6 @@ __all__ = [
     "to_bioimageio",
     "model_card",
     "FORMATS",
-    "add_format_arguments",
     "export_as",
-    "export_from_arguments",
     "write_predictions",
 ]

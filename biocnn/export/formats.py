@@ -18,7 +18,7 @@ import numpy as np
 
 from biocnn.export import metadata as metadata_module
 
-__all__ = ["FORMATS", "add_format_arguments", "export_as", "export_from_arguments"]
+__all__ = ["FORMATS", "export_as"]
 
 FORMATS = ("savedmodel", "onnx", "bioimageio", "tflite")
 
@@ -84,44 +84,3 @@ def export_as(source, out, *, format="savedmodel", overwrite=False, license=None
         export_dir = os.path.join(work, "export")
         from_run(source, export_dir, embeddings=False)
         return export_as(export_dir, out, format=format, overwrite=overwrite, opset=opset)
-
-
-def add_format_arguments(parser):
-    """Add ``SOURCE OUT --format ... --license --author --cite --test-input --opset --overwrite``.
-
-    Example:
-        >>> import argparse
-        >>> args = add_format_arguments(argparse.ArgumentParser()).parse_args(["runs/a", "a.onnx", "--format", "onnx"])
-        >>> print(args.format)
-        onnx
-    """
-    parser.add_argument("source", help="a run directory (a pipeline's --out) or a biocnn export folder")
-    parser.add_argument("out", help="the folder (savedmodel, bioimageio) or file (onnx, tflite) to write")
-    parser.add_argument("--format", choices=FORMATS, default="savedmodel",
-                        help="savedmodel: TensorFlow SavedModel + biocnn_export.json + MODEL_CARD.md; onnx: an "
-                             ".onnx file checked in onnxruntime; bioimageio: a bioimage.io model package (rdf.yaml, "
-                             "weights, test tensors, cover, doc.md) for Fiji/deepImageJ, ilastik, napari, QuPath; "
-                             "tflite: a .tflite file (default %(default)s)")
-    group = parser.add_argument_group("bioimageio (required there, never filled in by biocnn)")
-    group.add_argument("--license", help="SPDX licence id of the model, e.g. MIT or CC-BY-4.0")
-    group.add_argument("--author", action="append", dest="authors", metavar="NAME", help="an author (repeat the flag)")
-    group.add_argument("--cite", action="append", metavar="DOI_OR_URL", help="a DOI or URL users must cite (repeat)")
-    group.add_argument("--test-input", metavar="FILE.npy",
-                       help="one input as the model takes it (default: the first sample of the run's test split)")
-    parser.add_argument("--opset", type=int, help="onnx: the ONNX opset (default 17)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous export of this kind at OUT")
-    return parser
-
-
-def export_from_arguments(args):
-    """Run :func:`export_as` with parsed :func:`add_format_arguments` arguments; print what was written."""
-    result = export_as(args.source, args.out, format=args.format, overwrite=args.overwrite, license=args.license,
-                       authors=args.authors, cite=args.cite, test_input=args.test_input, opset=args.opset)
-    where = result.get("path") or args.out
-    extra = ""
-    if args.format == "onnx":
-        extra = f"; onnxruntime vs TensorFlow max |difference| {result['max_abs_difference']}"
-    elif args.format == "bioimageio":
-        extra = f"; weights {', '.join(result['weights'])}; bioimageio.spec: {result['validation'] or 'not installed'}"
-    print(f"export ({args.format}): {where}{extra}", flush=True)
-    return result
