@@ -38,7 +38,7 @@ if _runtime.keras_backend() == "tensorflow" and importlib.util.find_spec("tensor
 
 
 #: Imported without TensorFlow (the command line's parsers).
-LIGHT = ("__main__", "cli", "command", "commands", "runtime")
+LIGHT = ("__main__", "cli", "command", "commands", "errors", "runtime")
 
 
 #: Keras-serialisable components, registered as soon as Keras is imported (so that

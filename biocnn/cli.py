@@ -285,7 +285,7 @@ def run_main(main, argv=None):
     import os
     import signal
 
-    from biocnn import errors, rundir
+    from biocnn import errors
 
     def terminate(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -297,32 +297,39 @@ def run_main(main, argv=None):
     own_code = [os.path.dirname(os.path.abspath(path)) for path in (
         getattr(sys.modules.get("__main__"), "__file__", None),
         getattr(getattr(main, "__code__", None), "co_filename", None)) if path]
-    opened = rundir.open_runs()
+    # rundir (and with it TensorFlow) is imported by the command itself when it opens a run; a
+    # --help or an argument error before that has no run to discard and stays TensorFlow-free.
+    opened = sys.modules["biocnn.rundir"].open_runs() if "biocnn.rundir" in sys.modules else set()
+
+    def discard():
+        if "biocnn.rundir" in sys.modules:
+            sys.modules["biocnn.rundir"].discard_unstarted(keep=opened)
+
     try:
         main(argv)
     except KeyboardInterrupt:
-        rundir.discard_unstarted(keep=opened)
+        discard()
         print("interrupted: rerun with --resume to continue from the last checkpoint", file=sys.stderr)
         sys.exit(130)
     except argparse.ArgumentTypeError as error:
-        rundir.discard_unstarted(keep=opened)
+        discard()
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except (ValueError, OSError) as error:
-        rundir.discard_unstarted(keep=opened)
+        discard()
         if not errors.is_user_error(error, own_code=own_code):
             raise
         print(f"error: {errors.one_line(error)}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
-        rundir.discard_unstarted(keep=opened)
+        discard()
         message = errors.embedded_user_error(error, own_code=own_code)  # raised inside tf.data
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     except BaseException:
-        rundir.discard_unstarted(keep=opened)
+        discard()
         raise
     finally:
         if previous is not None:
