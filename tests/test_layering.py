@@ -27,7 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 RANKS = {
     "pipelines": 8,
-    "biocnn": 7, "biocnn.cli": 7, "biocnn.command": 7, "biocnn.commands": 7,
+    "biocnn": 7, "biocnn.__main__": 7, "biocnn.cli": 7, "biocnn.command": 7, "biocnn.commands": 7,
     "biocnn.cv": 6, "biocnn.transfer": 6,
     "biocnn.experiment": 5,
     "biocnn.export": 4, "biocnn.interpret": 4,
