@@ -203,7 +203,17 @@ def add_training_arguments(parser, modality=None, out=True):
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=d["epochs"], help="most epochs (default %(default)s)")
     group.add_argument("--batch-size", type=int, default=d["batch_size"], help="mini-batch size (default %(default)s)")
-    group.add_argument("--lr", type=float, default=d["lr"], help="initial learning rate (default %(default)s)")
+    group.add_argument("--lr", type=_learning_rate, default=d["lr"],
+                       help="initial (or peak) learning rate, or 'auto': a learning-rate range test picks it before "
+                            "training (default %(default)s)")
+    group.add_argument("--schedule", choices=("plateau", "cosine", "onecycle"), default="plateau",
+                       help="plateau: divide the rate by 10 when validation stalls; cosine: warm up over "
+                            "--warmup-epochs, then a half cosine to 0; onecycle: Smith's one-cycle (default %(default)s)")
+    group.add_argument("--warmup-epochs", type=int, default=0, help="linear warm-up epochs for --schedule cosine")
+    group.add_argument("--label-smoothing", type=float, default=0.0,
+                       help="cross-entropy label smoothing in [0, 1) (default %(default)s)")
+    group.add_argument("--class-weight", choices=("balanced",),
+                       help="balanced: weigh each class by n / (k * n_class) in the loss, for imbalanced labels")
     group.add_argument("--momentum", type=float, default=TRAINING_DEFAULTS["momentum"],
                        help="SGD momentum (default %(default)s)")
     group.add_argument("--weight-decay", type=float, default=TRAINING_DEFAULTS["weight_decay"],
@@ -242,6 +252,19 @@ def add_output_arguments(parser, export=True):
     return out
 
 
+def _learning_rate(text):
+    """``--lr``: a positive number or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}")
+    return value
+
+
 def training_config(args):
     """A :class:`biocnn.training.TrainingConfig` from parsed :func:`add_training_arguments` flags.
 
@@ -264,6 +287,10 @@ def training_config(args):
         early_stopping_patience=args.patience,
         seed=args.seed,
         strategy=strategy,
+        schedule=getattr(args, "schedule", "plateau"),
+        warmup_epochs=getattr(args, "warmup_epochs", 0),
+        label_smoothing=getattr(args, "label_smoothing", 0.0),
+        class_weight=getattr(args, "class_weight", None),
     )
 
 

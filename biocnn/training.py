@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from biocnn import distribute
+from biocnn import class_balance, distribute, lr_finder, schedules
 from biocnn import losses as losses_module
 from biocnn.distribute import is_chief_task, loop, replicas
 from biocnn.optimizers import MomentumSGD
@@ -55,7 +55,9 @@ class TrainingConfig:
     Args:
         epochs: the most epochs to train.
         batch_size: mini-batch size.
-        learning_rate: initial learning rate of MomentumSGD.
+        learning_rate: initial (or peak, with a schedule) learning rate of MomentumSGD; ``"auto"``:
+            the learning-rate range test (:func:`biocnn.lr_finder.lr_range_test`) on a copy of the
+            model picks it before training (array data).
         momentum: MomentumSGD's momentum (0.9 in AlexNet).
         weight_decay: MomentumSGD's weight decay (5e-4 in AlexNet), inside the velocity.
         loss: a loss name from ``biocnn.losses.NAMES``.
@@ -69,6 +71,14 @@ class TrainingConfig:
         strategy: ``"default"`` (one device, Keras's fit), ``"mirrored"`` (every GPU of this
             machine) or ``"multiworker"`` (the machines in ``TF_CONFIG``); see
             :mod:`biocnn.distribute`. ``batch_size`` is the global batch, split over all replicas.
+        schedule: ``"plateau"`` (the learning rate divided by ``1 / lr_drop_factor`` on a
+            plateau), ``"cosine"`` (linear warm-up over ``warmup_epochs``, then a half cosine to 0
+            over the run) or ``"onecycle"`` (see :mod:`biocnn.schedules`); with a schedule there
+            are no plateau drops.
+        warmup_epochs: epochs of linear warm-up for ``"cosine"``.
+        label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
+        class_weight: ``None`` or ``"balanced"``: each class weighs ``n / (k * n_c)`` in the loss
+            (:func:`biocnn.class_balance.class_weights`); array labels, one device.
 
     Example:
         >>> TrainingConfig(epochs=3, batch_size=32).learning_rate
@@ -77,7 +87,7 @@ class TrainingConfig:
 
     epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 0.01
+    learning_rate: float | str = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
     loss: str = "cross_entropy"
@@ -88,6 +98,10 @@ class TrainingConfig:
     early_stopping_patience: int | None = 10
     seed: int = 0
     strategy: str = "default"
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    class_weight: str | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "lr_drop_patience"):
@@ -104,8 +118,24 @@ class TrainingConfig:
                 f"TrainingConfig.early_stopping_patience must be a positive integer or None, "
                 f"got {patience!r}."
             )
+        if self.learning_rate != "auto" and (isinstance(self.learning_rate, (str, bool))
+                                             or not self.learning_rate > 0):
+            raise ValueError(f"TrainingConfig.learning_rate must be a number > 0 or 'auto', got {self.learning_rate!r}.")
         losses_module.get(self.loss)  # an unknown loss name fails here, before any training
         distribute.check_name(self.strategy)
+        if self.schedule not in schedules.NAMES:
+            raise ValueError(f"TrainingConfig.schedule must be one of {', '.join(schedules.NAMES)}, got {self.schedule!r}.")
+        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0 or (
+                self.warmup_epochs and self.warmup_epochs >= self.epochs):
+            raise ValueError(f"TrainingConfig.warmup_epochs must be an integer in [0, epochs={self.epochs}), "
+                             f"got {self.warmup_epochs!r}.")
+        if self.warmup_epochs and self.schedule != "cosine":
+            raise ValueError(f"TrainingConfig.warmup_epochs={self.warmup_epochs} needs schedule='cosine' "
+                             f"(one-cycle warms up by itself; the plateau rule has no warm-up), got {self.schedule!r}.")
+        if self.label_smoothing:
+            losses_module.get(self.loss, label_smoothing=self.label_smoothing)  # only cross-entropy smooths
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"TrainingConfig.class_weight must be None or 'balanced', got {self.class_weight!r}.")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -143,7 +173,7 @@ def set_seed(seed):
 MAX_STEPS_PER_EXECUTION = 16
 
 
-def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1):
+def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1, steps_per_epoch=None):
     """Compile ``model`` with MomentumSGD and the loss named in ``config``.
 
     Args:
@@ -151,16 +181,29 @@ def compile_model(model, config, metrics=("accuracy",), steps_per_execution=1):
         config: a :class:`TrainingConfig`.
         metrics: compiled metrics.
         steps_per_execution: training steps per call into TensorFlow (see :func:`steps_per_execution`).
+        steps_per_epoch: optimisation steps per epoch; needed by ``config.schedule`` other than
+            ``"plateau"`` (the schedule spans ``epochs * steps_per_epoch`` steps).
 
     Returns:
         ``model``, compiled.
+
+    Raises:
+        ValueError: a schedule without a known number of steps per epoch.
     """
+    if config.schedule != "plateau" and not steps_per_epoch:
+        raise ValueError(f"schedule={config.schedule!r} needs the number of steps per epoch: give array data or a "
+                         "tf.data.Dataset of known length.")
+    learning_rate = schedules.get(config.schedule, learning_rate=config.learning_rate,
+                                  total_steps=config.epochs * (steps_per_epoch or 1),
+                                  warmup_steps=config.warmup_epochs * (steps_per_epoch or 1))
     optimizer = MomentumSGD(
-        learning_rate=config.learning_rate,
+        learning_rate=learning_rate,
         momentum=config.momentum,
         weight_decay=config.weight_decay,
     )
-    model.compile(optimizer=optimizer, loss=losses_module.get(config.loss), metrics=list(metrics),
+    loss = losses_module.get(config.loss, **({"label_smoothing": config.label_smoothing}
+                                             if config.label_smoothing else {}))
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
                   steps_per_execution=steps_per_execution)
     return model
 
@@ -607,6 +650,8 @@ def fit(
         2
     """
     config = config or TrainingConfig()
+    if config.learning_rate == "auto":
+        config = auto_learning_rate(model, x, y, config, verbose=verbose)
     if data_fingerprint is None and checkpoint_dir:
         data_fingerprint = fingerprint_data(x, y, validation)
     elif data_fingerprint is not None and not isinstance(data_fingerprint, dict):
@@ -615,10 +660,11 @@ def fit(
     default = distribute.is_default(strategy)
     verbose = verbose if distribute.is_chief(strategy) else 0  # progress from the chief only
     network = replicas.replicate(model, strategy)
+    class_weight = _class_weight(config, y, mixup, default, network)
     with distribute.scope(strategy):
         trainer, validation = _trainer(network, augmentation, mixup, validation, default)
         compile_model(trainer, config, metrics,
-                      _steps_per_call(x, config, callbacks, default))
+                      _steps_per_call(x, config, callbacks, default), steps_per_epoch=_epoch_steps(x, config))
     monitor = "val_loss" if validation is not None else "loss"
     stateful = _stateful_callbacks(config, monitor)
     state = _resume_state(trainer, strategy, checkpoint_dir, resume, config, stateful, verbose,
@@ -631,7 +677,7 @@ def fit(
         train, steps = _training_batches(x, y, config, first_epoch, batch_transform)
         run = _keras_fit if default else _distributed_fit
         stopped = run(trainer, strategy, train, steps, validation, config, first_epoch,
-                      [*stateful, checkpointer, *callbacks], metrics, verbose, mixup)
+                      [*stateful, checkpointer, *callbacks], metrics, verbose, mixup, class_weight)
     _keep_best(trainer, checkpoint_dir, checkpointer)
     _hand_back(model, network, trainer, config, metrics, default)
     return TrainingResult(
@@ -669,9 +715,59 @@ def _trainer(network, augmentation, mixup, validation, default):
     return trainer, validation
 
 
+def auto_learning_rate(model, x, y, config, verbose=1):
+    """``config`` with ``learning_rate="auto"`` replaced by the range test's suggestion.
+
+    The test runs on a clone of ``model`` (same weights, its own optimizer), so the model and
+    its random state are untouched; batch size, momentum, weight decay and loss are the run's.
+
+    Args:
+        model: the Keras model about to be trained.
+        x, y: the training arrays.
+        config: a :class:`TrainingConfig`.
+        verbose: print the suggestion when truthy.
+
+    Returns:
+        A :class:`TrainingConfig`.
+
+    Raises:
+        ValueError: for a ``tf.data`` input (the test needs arrays).
+    """
+    if isinstance(x, tf.data.Dataset) or y is None:
+        raise ValueError("learning_rate='auto' (--lr auto) runs the range test on array data; with streamed "
+                         "inputs give a number (run biocnn.lr_finder.lr_range_test on a sample to choose it).")
+    probe = keras.models.clone_model(model)
+    probe.set_weights(model.get_weights())
+    result = lr_finder.lr_range_test(probe, x, y, loss=config.loss, batch_size=config.batch_size,
+                                     momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed)
+    if verbose:
+        print(f"learning rate: {result.suggestion:.3g} (range test over {len(result.losses)} steps, "
+              f"lowest smoothed loss at {result.suggestion * 10:.3g})", flush=True)
+    return dataclasses.replace(config, learning_rate=float(f"{result.suggestion:.3g}"))
+
+
+def _epoch_steps(x, config):
+    """Optimisation steps per epoch, or None for a dataset of unknown length."""
+    if isinstance(x, tf.data.Dataset):
+        known = int(x.cardinality())
+        return known if known > 0 else None
+    return math.ceil(len(x) / config.batch_size)
+
+
+def _class_weight(config, y, mixup, default, network):
+    """Keras's ``class_weight`` dict for ``config.class_weight == "balanced"``, else None."""
+    if config.class_weight is None:
+        return None
+    if y is None or mixup is not None or not default:
+        raise ValueError("class_weight='balanced' needs array labels, no MixUp and the default strategy "
+                         "(weigh a tf.data input's samples yourself, e.g. with rejection sampling).")
+    outputs = int(network.output_shape[-1])
+    return class_balance.class_weights(np.asarray(y), max(outputs, 2))
+
+
 def _stateful_callbacks(config, monitor):
-    """The learning-rate drops and early stopping, whose counters resume saves."""
-    stateful = [_ReduceLROnPlateau(
+    """The learning-rate drops (the plateau rule only) and early stopping, whose counters resume saves."""
+    stateful = [] if config.schedule != "plateau" else [_ReduceLROnPlateau(
         monitor=monitor,
         factor=config.lr_drop_factor,
         patience=config.lr_drop_patience,
@@ -727,7 +823,7 @@ def _training_batches(x, y, config, first_epoch, batch_transform):
 
 
 def _keras_fit(trainer, strategy, train, steps, validation, config, first_epoch, callbacks,
-               metrics, verbose, mixup):
+               metrics, verbose, mixup, class_weight=None):
     trainer.fit(
         train,
         validation_data=validation,
@@ -737,12 +833,13 @@ def _keras_fit(trainer, strategy, train, steps, validation, config, first_epoch,
         shuffle=False,  # array data is already in the seeded epoch order
         callbacks=callbacks,
         verbose=verbose,
+        class_weight=class_weight,
     )
     return bool(trainer.stop_training)
 
 
 def _distributed_fit(trainer, strategy, train, steps, validation, config, first_epoch, callbacks,
-                     metrics, verbose, mixup):
+                     metrics, verbose, mixup, class_weight=None):
     with strategy.scope():
         if not trainer.optimizer.built:  # resume built it already
             trainer.optimizer.build(trainer.trainable_variables)
