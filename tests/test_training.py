@@ -364,3 +364,20 @@ def test_only_the_current_and_previous_checkpoints_are_kept(tmp_path):
     best.optimizer.build(best.trainable_variables)
     best.load_weights(training.weights_file(str(tmp_path), state, "best"))
     assert state["weights"]["best"]["file"] == training.epoch_weights(state["best"]["epoch"])
+
+
+def test_a_checkpoint_of_the_former_layout_still_resumes(tmp_path):
+    # last.weights.h5 + best.weights.h5 + state.json without checksums (before one-unit commits)
+    x, y = _data()
+    config = TrainingConfig(epochs=2, batch_size=8)
+    model = _model()
+    training.fit(model, x, y, (x, y), config=TrainingConfig(epochs=1, batch_size=8), checkpoint_dir=str(tmp_path), verbose=0)
+    state = training.load_checkpoint(tmp_path)
+    os.replace(tmp_path / state["weights"]["last"]["file"], tmp_path / "last.weights.h5")
+    training.compile_model(model, config)
+    model.save_weights(tmp_path / "best.weights.h5")
+    del state["weights"], state["data"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    result = training.fit(_model(seed=5), x, y, (x, y), config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    assert result.resumed_from == 1 and len(result.history) == 2
+    assert training.load_checkpoint(tmp_path)["weights"]["best"] is not None
