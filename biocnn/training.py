@@ -353,8 +353,7 @@ class _Checkpointer(keras.callbacks.Callback):
             self.model.save_weights(tmp)
             digest = _sha256(tmp)  # here: on a worker that is not the chief, the file is discarded
         last = {"file": name, "sha256": digest}
-        weights = {"last": last,
-                   "best": last if improved else ((self.state or {}).get("weights") or {}).get("best")}
+        weights = {"last": last, "best": last if improved else self._previous_best()}
         state = {
             "epoch": epoch,
             "config": self.config.to_dict(),
@@ -373,6 +372,14 @@ class _Checkpointer(keras.callbacks.Callback):
         write_json(os.path.join(self.folder, STATE), state, fsync=True)  # the commit
         self.state = state
         self._prune()
+
+    def _previous_best(self):
+        if self.state is None:
+            return None
+        if "weights" in self.state:
+            return self.state["weights"].get("best")
+        legacy = os.path.join(self.folder, BEST_WEIGHTS)  # a run checkpointed before one-unit commits
+        return {"file": BEST_WEIGHTS, "sha256": _sha256(legacy)} if os.path.exists(legacy) else None
 
     def _prune(self):
         # Keep the files of the current and previous states; remove older epochs' weights.

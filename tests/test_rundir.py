@@ -207,7 +207,4 @@ def test_resume_with_another_split_is_refused_before_config_json_is_rewritten(tm
         experiment.train_and_evaluate(resumed, model(), splits(0.3), dataclasses.replace(config, epochs=2),
                                       arguments={"test_size": 0.3}, verbose=0)
     assert (tmp_path / "run" / "config.json").read_text() == before
-    # the same split with more epochs continues
-    result = experiment.train_and_evaluate(resumed, model(), splits(0.2), dataclasses.replace(config, epochs=2),
-                                           arguments={"test_size": 0.2}, verbose=0)
-    assert result.training.resumed_from == 1
+    resumed.check_or_record_fingerprint("data", {"splits": splits(0.2), "ids": None, "encoding": None})  # same: fine

@@ -307,13 +307,25 @@ def test_a_given_data_fingerprint_is_checked(tmp_path):
                      data_fingerprint={"ids": ["a", "b"], "test_size": 0.3})
 
 
+@pytest.fixture(scope="module")
+def _runs(tmp_path_factory):
+    """A 4-epoch reference run and a run stopped after epoch 3, trained once for the tests below."""
+    root = tmp_path_factory.mktemp("torn")
+    config = dataclasses.replace(CONFIG, epochs=4)
+    reference = training.fit(_model(), *_data(), config=config, checkpoint_dir=str(root / "a"), verbose=0)
+    training.fit(_model(), *_data(), config=dataclasses.replace(config, epochs=3), checkpoint_dir=str(root / "b"), verbose=0)
+    return config, reference, root / "b"
+
+
 @pytest.mark.parametrize("damage, resumed_from", [("crash_before_commit", 3), ("truncated_weights", 2),
                                                    ("both_damaged", None)])
-def test_a_torn_checkpoint_falls_back_on_the_previous_one_and_resume_stays_exact(tmp_path, damage, resumed_from):
+def test_a_torn_checkpoint_falls_back_on_the_previous_one_and_resume_stays_exact(_runs, tmp_path, damage, resumed_from):
+    import shutil
+
+    config, ref, stopped = _runs
     x, y = _data()
-    ref = training.fit(_model(), x, y, config=CONFIG, checkpoint_dir=str(tmp_path / "a"), verbose=0)
     folder = tmp_path / "b"
-    training.fit(_model(), x, y, config=dataclasses.replace(CONFIG, epochs=3), checkpoint_dir=str(folder), verbose=0)
+    shutil.copytree(stopped, folder)
     state = training.load_checkpoint(folder)
     last = folder / state["weights"]["last"]["file"]
     previous = folder / json.loads((folder / "state.previous.json").read_text())["weights"]["last"]["file"]
@@ -325,11 +337,11 @@ def test_a_torn_checkpoint_falls_back_on_the_previous_one_and_resume_stays_exact
         previous.write_bytes(b"")
         with pytest.raises(ValueError, match=r"Cannot resume from .*: no complete checkpoint \(state.json \(epoch 3\): "
                                              r"its last weights epoch-0003.weights.h5 do not match their checksum"):
-            training.fit(_model(seed=7), x, y, config=CONFIG, checkpoint_dir=str(folder), verbose=0)
+            training.fit(_model(seed=7), x, y, config=config, checkpoint_dir=str(folder), verbose=0)
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = training.fit(_model(seed=7), x, y, config=CONFIG, checkpoint_dir=str(folder), verbose=0)
+        result = training.fit(_model(seed=7), x, y, config=config, checkpoint_dir=str(folder), verbose=0)
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     if resumed_from == 2:
         assert any("is incomplete" in m and "do not match their checksum" in m and "epoch 2" in m for m in messages)
@@ -352,3 +364,20 @@ def test_only_the_current_and_previous_checkpoints_are_kept(tmp_path):
     best.optimizer.build(best.trainable_variables)
     best.load_weights(training.weights_file(str(tmp_path), state, "best"))
     assert state["weights"]["best"]["file"] == training.epoch_weights(state["best"]["epoch"])
+
+
+def test_a_checkpoint_of_the_former_layout_still_resumes(tmp_path):
+    # last.weights.h5 + best.weights.h5 + state.json without checksums (before one-unit commits)
+    x, y = _data()
+    config = TrainingConfig(epochs=2, batch_size=8)
+    model = _model()
+    training.fit(model, x, y, (x, y), config=TrainingConfig(epochs=1, batch_size=8), checkpoint_dir=str(tmp_path), verbose=0)
+    state = training.load_checkpoint(tmp_path)
+    os.replace(tmp_path / state["weights"]["last"]["file"], tmp_path / "last.weights.h5")
+    training.compile_model(model, config)
+    model.save_weights(tmp_path / "best.weights.h5")
+    del state["weights"], state["data"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    result = training.fit(_model(seed=5), x, y, (x, y), config=config, checkpoint_dir=str(tmp_path), verbose=0)
+    assert result.resumed_from == 1 and len(result.history) == 2
+    assert training.load_checkpoint(tmp_path)["weights"]["best"] is not None
