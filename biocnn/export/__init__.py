@@ -5,7 +5,9 @@
   dropout off and the preprocessing inside the graph, plus ``biocnn_export.json``;
 * :func:`from_run`: the same for a finished run directory (``model.keras`` + ``config.json``);
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
-  metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files;
+  metadata; :func:`predict_files` applies it to FASTA/CSV/image/volume files in memory;
+* :func:`predict_stream`: the same for inputs of any size (FASTA, CSV, BED, genome scans,
+  image/volume folders, HDF5 stacks), streamed in bounded memory to atomic CSV/bedGraph files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
 * :func:`encode_sequences`: the in-graph one-hot encoder (equal to ``Encoding.encode``);
 * :func:`add_export_argument`, :func:`check_export_argument`, :func:`export_run`: ``--export``
@@ -27,8 +29,11 @@ from biocnn.export.savedmodel import INPUT_NAMES, ExportedModel, check_target, f
 from biocnn.export.sequence_graph import encode_sequences
 from biocnn.export.predict import (
     INPUT_KINDS,
+    STREAM_INPUT_KINDS,
     check_output,
+    describe_run,
     predict_files,
+    predict_stream,
     predictions_table,
     read_images,
     read_npz,
@@ -45,16 +50,19 @@ __all__ = [
     "INPUT_KINDS",
     "INPUT_NAMES",
     "SIDECAR",
+    "STREAM_INPUT_KINDS",
     "ExportedModel",
     "add_export_argument",
     "check_export_argument",
     "check_output",
     "check_target",
+    "describe_run",
     "encode_sequences",
     "export_run",
     "from_run",
     "load",
     "predict_files",
+    "predict_stream",
     "predictions_table",
     "read_images",
     "read_npz",
