@@ -136,6 +136,7 @@ class GenomeWindows:
         skipped_n: windows skipped by ``max_n``.
         short_regions: regions (or chromosomes) shorter than a window that gave no window.
         chromosomes: dict chrom -> length of the chromosomes read so far.
+        max_buffered: the most letters held at once (at most ``chunk_size`` + two windows + a line).
 
     Raises:
         FileNotFoundError: no reference.
@@ -171,7 +172,7 @@ class GenomeWindows:
         valid = _VALID[alphabet] + _VALID[alphabet].lower()
         self._strip_valid = str.maketrans("", "", valid)
         self._raw = None
-        self.windows = self.skipped_n = self.short_regions = 0
+        self.windows = self.skipped_n = self.short_regions = self.max_buffered = 0
         self.chromosomes = {}
 
     def fraction_read(self):
@@ -184,7 +185,7 @@ class GenomeWindows:
 
     def __iter__(self):
         handle, self._raw = open_text(self.reference)
-        self.windows = self.skipped_n = self.short_regions = 0
+        self.windows = self.skipped_n = self.short_regions = self.max_buffered = 0
         self.chromosomes = {}
         with handle, self._raw:
             yield from self._scan(handle)
@@ -256,6 +257,7 @@ class _Chromosome:
         scan._check_letters(self.chrom, text, self.length)
         self.length += len(text)
         self.buffer += text
+        scan.max_buffered = max(scan.max_buffered, len(self.buffer))
         end_known = self.length
         window, stride = scan.window, scan.stride
         while self.index < len(self.intervals):

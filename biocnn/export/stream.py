@@ -219,6 +219,7 @@ class CsvWriter:
         for c, name in enumerate(self.class_names):
             table[f"probability_{name}"] = probabilities[:, c]
         table.to_csv(self._handle, header=self._header, index=False)
+        self._handle.flush()  # on disk batch by batch: a long run's rows survive in the temporary file
         self._header = False
         self.rows += len(table)
 
@@ -291,6 +292,7 @@ class BedGraphWriter:
                 out.append(f"{chrom}\t{left}\t{right}\t{float(row[c]):.6g}\n")
         for handle, out in zip(self._handles, lines):
             handle.writelines(out)
+            handle.flush()
 
     def commit(self):
         for handle in self._handles:
