@@ -176,3 +176,18 @@ def test_wrong_kind_of_input_and_a_folder_that_is_not_an_export(exports, tmp_pat
     assert "takes images of shape (8, 8, 2); give one of --folder, --images, --npz, --h5 (got --fasta)." in err
     code, _, err = _run(capsys, "--model", tmp_path, "--fasta", fasta, "--out", tmp_path / "p.csv")
     assert code == 2 and f"'{tmp_path}' is not a biocnn export: it has no biocnn_export.json" in err
+
+
+def test_trust_export_reaches_a_loader_that_takes_it(monkeypatch):
+    pipeline = _pipeline()
+    calls = []
+
+    def load(path, trust_export=False):
+        calls.append((path, trust_export))
+
+    monkeypatch.setattr(pipeline.export, "load", load)
+    pipeline.load_export("e", pipeline.parse_args(["--model", "e", "--trust-export"]).trust_export)
+    assert calls == [("e", True)]
+    monkeypatch.setattr(pipeline.export, "load", lambda path: calls.append((path,)))
+    pipeline.load_export("f", True)  # a loader without the argument (before the export helper's change)
+    assert calls[-1] == ("f",)
