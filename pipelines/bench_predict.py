@@ -47,10 +47,10 @@ PROTOCOL = "@@bench "
 
 #: name -> (model, channels-last input shape, classes, batch size, batches per chunk, model options)
 FAMILIES = {
-    "deepbind_1d": ("deepbind", (200, 4), 2, 256, 40, {}),
-    "lenet5_1d": ("lenet5", (200, 4), 2, 256, 40, {}),
-    "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 32, 4, {}),
-    "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 4, {"width_multiplier": 0.25}),
+    "deepbind_1d": ("deepbind", (200, 4), 2, 256, 20, {}),
+    "lenet5_1d": ("lenet5", (200, 4), 2, 256, 20, {}),
+    "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 32, 1, {}),
+    "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 2, {"width_multiplier": 0.25}),
 }
 FRAMEWORKS = ("biocnn", "biocnn_encoded", "torch", "torchscript", "onnxruntime")
 REFERENCE = "torch"

@@ -570,8 +570,7 @@ def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="se
         >>> summary = predict_stream("exports/ctcf", "scan.csv", genome="hg38.fa", window=200,
         ...                          stride=50, bedgraph="scan.bedgraph")  # doctest: +SKIP
     """
-    from biocnn.data.streams import BedSequences, FastaRecords
-    from biocnn.export.stream import BedGraphWriter, CsvWriter, Progress, stream_predict
+    from biocnn.export.stream import Progress, stream_predict
 
     exported = model if isinstance(model, ExportedModel) else load(model)
     given = {k: v for k, v in dict(fasta=fasta, csv=csv, bed=bed, genome=genome, folder=folder, images=images,
@@ -595,65 +594,87 @@ def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="se
         if path is not None:
             check_output(path, overwrite)
 
-    counts, summary, total, fraction, check = _Counts(), {}, None, None, True
-    if exported.modality == "sequence":
-        check = False  # letters and lengths are checked by _sequence_samples / GenomeWindows
-        if kind == "fasta":
-            records = FastaRecords(fasta)
-            fraction, keys, unit = records.fraction_read, ["id"], "sequences"
-            samples = _sequence_samples(exported, (((i,), s, w) for i, s, w in records), counts)
-        elif kind == "csv":
-            records, fraction = _csv_records(exported, csv, sequence_column, id_column)
-            keys, unit = ["id"], "sequences"
-            samples = _sequence_samples(exported, records, counts)
-        elif kind == "bed":
-            intervals = BedSequences(bed, reference)
-            fraction, keys, unit = intervals.fraction_read, ["chrom", "start", "end", "strand", "name"], "intervals"
-            samples = _sequence_samples(exported, (((c, a, b, st, n), s, f"{w} ({c}:{a}-{b})")
-                                                   for c, a, b, st, n, s, w in intervals), counts)
-        else:
-            windows, samples, total = _genome_source(exported, genome, window, stride, regions, last, max_n, counts)
-            fraction, keys, unit = windows.fraction_read, ["chrom", "start", "end"], "windows"
-            summary["strands"] = ("both strands averaged (the export's rc_average)"
-                                  if exported.metadata.get("outputs", {}).get("rc_average") else "forward strand only")
-    elif kind in ("npz", "h5"):
-        samples, total = _stack_source(exported, npz if kind == "npz" else h5, key, resize, h5=kind == "h5")
-        keys, unit = ["id"], f"{exported.modality}s"
-    else:
-        is_volume = exported.modality == "volume"
-        if kind == "folder":
-            from biocnn.data.volumes import is_volume_file
+    counts, summary = _Counts(), {}
+    source = _stream_source(exported, kind, given[kind], counts, summary, sequence_column=sequence_column,
+                            id_column=id_column, reference=reference, window=window, stride=stride, regions=regions,
+                            last=last, max_n=max_n, key=key, resize=resize)
+    writers = _writers(exported, source.keys, out, bedgraph, bedgraph_classes, stride, summary)
+    progress = Progress(source.unit, total=source.total, fraction=source.fraction, every=progress_every)
+    done = stream_predict(exported, source.samples, writers, batch_size=batch_size, prefetch=prefetch,
+                          progress=progress, check=source.check)
+    summary.update(samples=done, unit=source.unit, cropped=counts.cropped, padded=counts.padded,
+                   outputs=[w.path for w in writers])
+    if source.windows is not None:
+        summary.update(skipped_n=source.windows.skipped_n, short_regions=source.windows.short_regions)
+    return summary
 
-            ids, paths = _files_in(folder, is_volume_file if is_volume else is_image_file, exported.modality)
-        else:
-            paths = list(images if kind == "images" else volumes)
-            ids = paths
-        read = _volume_reader(exported, resize) if is_volume else _image_reader(exported, resize)
-        samples = (((i,), read(p), f"'{p}'") for i, p in zip(ids, paths))
-        keys, unit, total = ["id"], f"{exported.modality}s", len(paths)
+
+class _Source:
+    """What a stream reads: samples ``(key, input, name)``, the key columns, progress hints."""
+
+    def __init__(self, samples, keys, unit, total=None, fraction=None, check=True, windows=None):
+        self.samples, self.keys, self.unit, self.total = samples, keys, unit, total
+        self.fraction, self.check, self.windows = fraction, check, windows
+
+
+def _stream_source(exported, kind, value, counts, summary, *, sequence_column, id_column, reference, window, stride,
+                   regions, last, max_n, key, resize):
+    from biocnn.data.streams import BedSequences, FastaRecords
+
+    # Sequences: letters and lengths are checked by _sequence_samples or GenomeWindows, so not again.
+    if kind == "fasta":
+        records = FastaRecords(value)
+        samples = _sequence_samples(exported, (((i,), s, w) for i, s, w in records), counts)
+        return _Source(samples, ["id"], "sequences", fraction=records.fraction_read, check=False)
+    if kind == "csv":
+        records, fraction = _csv_records(exported, value, sequence_column, id_column)
+        return _Source(_sequence_samples(exported, records, counts), ["id"], "sequences", fraction=fraction,
+                       check=False)
+    if kind == "bed":
+        intervals = BedSequences(value, reference)
+        samples = _sequence_samples(exported, (((c, a, b, st, n), s, f"{w} ({c}:{a}-{b})")
+                                               for c, a, b, st, n, s, w in intervals), counts)
+        return _Source(samples, ["chrom", "start", "end", "strand", "name"], "intervals",
+                       fraction=intervals.fraction_read, check=False)
+    if kind == "genome":
+        windows, samples, total = _genome_source(exported, value, window, stride, regions, last, max_n, counts)
+        summary["strands"] = ("both strands averaged (the export's rc_average)"
+                              if exported.metadata.get("outputs", {}).get("rc_average") else "forward strand only")
+        return _Source(samples, ["chrom", "start", "end"], "windows", total=total, fraction=windows.fraction_read,
+                       check=False, windows=windows)
+    unit = f"{exported.modality}s"
+    if kind in ("npz", "h5"):
+        samples, total = _stack_source(exported, value, key, resize, h5=kind == "h5")
+        return _Source(samples, ["id"], unit, total=total)
+    is_volume = exported.modality == "volume"
+    if kind == "folder":
+        from biocnn.data.volumes import is_volume_file
+
+        ids, paths = _files_in(value, is_volume_file if is_volume else is_image_file, exported.modality)
+    else:
+        ids = paths = list(value)
+    read = _volume_reader(exported, resize) if is_volume else _image_reader(exported, resize)
+    return _Source((((i,), read(p), f"'{p}'") for i, p in zip(ids, paths)), ["id"], unit, total=len(paths))
+
+
+def _writers(exported, keys, out, bedgraph, bedgraph_classes, stride, summary):
+    from biocnn.export.stream import BedGraphWriter, CsvWriter
 
     writers = []
     try:
         if out is not None:
             writers.append(CsvWriter(out, keys, exported.class_names))
         if bedgraph is not None:
-            classes = bedgraph_classes or (exported.class_names[1:] if len(exported.class_names) == 2
-                                           else exported.class_names)
-            writers.append(BedGraphWriter(bedgraph, exported.class_names, list(classes), stride,
+            classes = list(bedgraph_classes or (exported.class_names[1:] if len(exported.class_names) == 2
+                                                else exported.class_names))
+            writers.append(BedGraphWriter(bedgraph, exported.class_names, classes, stride,
                                           name=os.path.basename(exported.path)))
-            summary["bedgraph_classes"] = list(classes)
+            summary["bedgraph_classes"] = classes
     except BaseException:
         for writer in writers:
             writer.abort()
         raise
-    progress = Progress(unit, total=total, fraction=fraction, every=progress_every)
-    done = stream_predict(exported, samples, writers, batch_size=batch_size, prefetch=prefetch, progress=progress,
-                          check=check)
-    summary.update(samples=done, unit=unit, cropped=counts.cropped, padded=counts.padded,
-                   outputs=[w.path for w in writers])
-    if kind == "genome":
-        summary.update(skipped_n=windows.skipped_n, short_regions=windows.short_regions)
-    return summary
+    return writers
 
 
 def describe_run(exported, summary):
