@@ -14,7 +14,10 @@ ResNet-18 on volumes): the same network, the same batch size and the same random
 * ``torchscript``: that model traced and ``torch.jit.optimize_for_inference`` (frozen: batch
   norm folded into the convolutions);
 * ``onnxruntime``: biocnn's network converted by tf2onnx (opset 17) and run by ONNX Runtime's
-  CPU provider (skipped, and said so, where tf2onnx/onnxruntime do not import).
+  CPU provider (skipped, and said so, where tf2onnx/onnxruntime do not import);
+  ``onnxruntime_unfused`` (optional): the same with ONNX Runtime's graph optimisations off, to
+  measure what its Conv + BatchNorm + ReLU fusion is worth; ``biocnn_unfused`` (optional): the
+  export with TensorFlow's Grappler remapper (its Conv + BatchNorm + ReLU fusion) off.
 
 Each framework runs in its own long-lived subprocess (peak RSS per framework; no thread pools
 fighting) and the parent alternates timed chunks between them (A B C A B C ...); the first
@@ -52,7 +55,8 @@ FAMILIES = {
     "resnet18_2d_64px": ("resnet18", (64, 64, 3), 2, 32, 1, {}),
     "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 2, {"width_multiplier": 0.25}),
 }
-FRAMEWORKS = ("biocnn", "biocnn_encoded", "torch", "torchscript", "onnxruntime")
+FRAMEWORKS = ("biocnn", "biocnn_encoded", "torch", "torchscript", "onnxruntime", "onnxruntime_unfused",
+              "biocnn_unfused")
 REFERENCE = "torch"
 SCAN_SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 
@@ -101,13 +105,18 @@ def _inputs(spec, seed=0):
     return rng.random((steps, batch, *shape), dtype=np.float32), None
 
 
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed_chunks(chunks, run_batch, steps):
     for _ in range(chunks):
         _wait_for_go()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         for step in range(steps):
             run_batch(step)
-        _send({"seconds": time.perf_counter() - start})
+        _send({"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu})
 
 
 def _tf_threads(threads):
@@ -126,8 +135,10 @@ def _keras_model(spec):
     return biocnn.models.create(name, tuple(shape), classes, **options)
 
 
-def worker_biocnn(spec, chunks, threads, encoded):
+def worker_biocnn(spec, chunks, threads, encoded, fuse=True):
     tf = _tf_threads(threads)
+    if not fuse:  # Grappler's remapper fuses Conv + BiasAdd/BatchNorm + ReLU on CPU; measure without it
+        tf.config.optimizer.set_experimental_options({"remapping": False})
     from biocnn import export
     from biocnn.data import Encoding
 
@@ -184,7 +195,7 @@ def worker_torch(spec, chunks, threads, script):
     _timed_chunks(chunks, run, steps)
 
 
-def worker_onnxruntime(spec, chunks, threads):
+def worker_onnxruntime(spec, chunks, threads, fuse=True):
     tf = _tf_threads(threads)
     import onnxruntime
     import tf2onnx
@@ -200,6 +211,8 @@ def worker_onnxruntime(spec, chunks, threads):
     proto, _ = tf2onnx.convert.from_function(probabilities, input_signature=signature, opset=17)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    if not fuse:  # what ONNX Runtime's graph rewrites (Conv+BatchNorm+ReLU fusion, constant folding) are worth
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     arrays, _ = _inputs(spec)
@@ -221,9 +234,9 @@ def run_worker(request):
     spec = tiny(spec) if request.get("tiny") else spec
     framework, chunks, threads = request["framework"], request["chunks"], request["threads"]
     if framework.startswith("biocnn"):
-        worker_biocnn(spec, chunks, threads, encoded=framework == "biocnn_encoded")
-    elif framework == "onnxruntime":
-        worker_onnxruntime(spec, chunks, threads)
+        worker_biocnn(spec, chunks, threads, encoded=framework == "biocnn_encoded", fuse=framework != "biocnn_unfused")
+    elif framework.startswith("onnxruntime"):
+        worker_onnxruntime(spec, chunks, threads, fuse=framework == "onnxruntime")
     else:
         worker_torch(spec, chunks, threads, script=framework == "torchscript")
     _send({"max_rss_mb": max_rss_mb()})
@@ -340,9 +353,11 @@ class Worker:
         raise RuntimeError(f"the {self.name} worker ended (exit code {self.process.returncode}):\n{self.log.read()[-3000:]}")
 
     def chunk(self):
+        """Wall seconds and CPU seconds (all the worker's threads) of one timed chunk."""
         self.process.stdin.write("go\n")
         self.process.stdin.flush()
-        return self.receive()["seconds"]
+        message = self.receive()
+        return message["seconds"], message.get("cpu_seconds")
 
     def close(self):
         if self.process.poll() is None:
@@ -353,7 +368,8 @@ class Worker:
 
 def available(framework):
     """Whether a framework's packages import here (None) or why not (a short reason)."""
-    modules = {"torch": ["torch"], "torchscript": ["torch"], "onnxruntime": ["onnxruntime", "tf2onnx"]}
+    modules = {"torch": ["torch"], "torchscript": ["torch"], "onnxruntime": ["onnxruntime", "tf2onnx"],
+               "onnxruntime_unfused": ["onnxruntime", "tf2onnx"]}
     for module in modules.get(framework, []):
         try:
             __import__(module)
@@ -362,8 +378,13 @@ def available(framework):
     return None
 
 
-def summarise(spec, ready, seconds, rss):
-    """One family's record: per framework the rates, median, RSS; ratios to PyTorch eager."""
+def summarise(spec, ready, seconds, rss, cpu=None):
+    """One family's record: per framework the rates, median, RSS; ratios to PyTorch eager.
+
+    ``cpu`` (optional, framework -> CPU seconds per chunk) adds samples per CPU-second, the
+    work each framework needs per sample whatever else runs on the machine (on a loaded machine
+    wall-clock rates swing several-fold; one-thread CPU time does not wait for a core).
+    """
     model, shape, classes, batch, steps, options = spec
     record = {"model": model, "input_shape": list(shape), "classes": classes, "options": options,
               "batch_size": batch, "batches_per_chunk": steps,
@@ -373,10 +394,19 @@ def summarise(spec, ready, seconds, rss):
         record["frameworks"][name] = {"samples_per_s": rates, "median_samples_per_s": statistics.median(rates),
                                       "max_rss_mb": rss.get(name), "versions": ready[name].get("versions", {}),
                                       "input": ready[name].get("input")}
+        if cpu and cpu.get(name):
+            per_cpu = [batch * steps / c for c in cpu[name]]
+            record["frameworks"][name].update(samples_per_cpu_s=per_cpu,
+                                              median_samples_per_cpu_s=statistics.median(per_cpu))
     if REFERENCE in seconds:
         ref = record["frameworks"][REFERENCE]["median_samples_per_s"]
         record["ratio_to_torch"] = {name: r["median_samples_per_s"] / ref
                                     for name, r in record["frameworks"].items() if name != REFERENCE}
+        if "median_samples_per_cpu_s" in record["frameworks"][REFERENCE]:
+            ref = record["frameworks"][REFERENCE]["median_samples_per_cpu_s"]
+            record["ratio_to_torch_cpu"] = {name: r["median_samples_per_cpu_s"] / ref
+                                            for name, r in record["frameworks"].items()
+                                            if name != REFERENCE and "median_samples_per_cpu_s" in r}
     return record
 
 
@@ -392,18 +422,20 @@ def bench_family(family, frameworks, warmup, repeats, threads, tiny_run):
         if len(set(counts.values())) != 1:
             raise RuntimeError(f"{family}: the frameworks' models differ in trainable parameters: {counts}")
         seconds = {w.name: [] for w in workers}
+        cpu = {w.name: [] for w in workers}
         for chunk in range(chunks):
             for w in workers:  # A B C A B C: alternated, one framework computing at a time
-                elapsed = w.chunk()
+                elapsed, cpu_seconds = w.chunk()
                 if chunk >= warmup:
                     seconds[w.name].append(elapsed)
+                    cpu[w.name].append(cpu_seconds)
                     print(f"{family} {chunk - warmup + 1}/{repeats} {w.name}: "
                           f"{spec[3] * spec[4] / elapsed:,.1f} samples/s", flush=True)
         rss = {w.name: w.receive()["max_rss_mb"] for w in workers}
     finally:
         for w in workers:
             w.close()
-    return summarise(spec, ready, seconds, rss)
+    return summarise(spec, ready, seconds, rss, cpu)
 
 
 def table(results):
@@ -412,6 +444,9 @@ def table(results):
     for record in results["families"].values():
         names += [n for n in record["frameworks"] if n not in names]
     head = ["family", "batch"] + [f"{n} /s" for n in names] + [f"{n}/torch" for n in names if n != REFERENCE]
+    with_cpu = any("ratio_to_torch_cpu" in r for r in results["families"].values())
+    if with_cpu:
+        head += [f"{n} /CPU-s" for n in names] + [f"{n}/torch (CPU)" for n in names if n != REFERENCE]
     head += [f"{n} MB" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for family, record in results["families"].items():
@@ -420,15 +455,29 @@ def table(results):
         row += [f"{fw[n]['median_samples_per_s']:,.0f}" if n in fw else "" for n in names]
         row += [f"{record['ratio_to_torch'][n]:.2f}" if n in record.get("ratio_to_torch", {}) else ""
                 for n in names if n != REFERENCE]
+        if with_cpu:
+            row += [f"{fw[n]['median_samples_per_cpu_s']:,.0f}" if "median_samples_per_cpu_s" in fw.get(n, {}) else ""
+                    for n in names]
+            row += [f"{record['ratio_to_torch_cpu'][n]:.2f}" if n in record.get("ratio_to_torch_cpu", {}) else ""
+                    for n in names if n != REFERENCE]
         row += [f"{fw[n]['max_rss_mb']:,.0f}" if n in fw else "" for n in names]
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def scan_table(scan):
+    """Markdown: the scaling curve's windows, genome size, seconds, windows/s and peak RSS."""
+    lines = ["| windows | genome (Mbp) | seconds | windows/s | peak RSS MB |", "|---|---|---|---|---|"]
+    for p in scan["points"]:
+        lines.append(f"| {p['windows']:,} | {p['genome_bases'] / 1e6:,.1f} | {p['seconds']:,.1f} | "
+                     f"{p['windows_per_s']:,.0f} | {p['max_rss_mb']:,.0f} |")
     return "\n".join(lines)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
-    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS,
+    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS[:5]), choices=FRAMEWORKS,
                         help="alternated in this order; those that do not import are skipped and reported")
     parser.add_argument("--repeats", type=int, default=5, help="timed chunks per framework (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed chunks first (default 1)")
@@ -491,6 +540,7 @@ def main(argv=None):
         print(table(results), flush=True)
     if args.scan_sizes:
         results["scan"] = scaling_curve(args.scan_sizes, args.scan_model, args.threads)
+        print(scan_table(results["scan"]), flush=True)
     results["load_average"]["end"] = list(os.getloadavg())
     if args.out:
         from biocnn.rundir import write_json

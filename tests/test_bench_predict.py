@@ -33,6 +33,12 @@ def test_summary_medians_ratios_and_table():
     assert record["frameworks"]["torch"]["median_samples_per_s"] == 50.0
     assert record["ratio_to_torch"] == {"biocnn": 2.0}
     assert "| f | 10 | 100 | 50 | 2.00 | 300 | 200 |" in bench.table({"families": {"f": record}})
+    # CPU seconds: 50 samples / median CPU time (0.25 s and 2 s) -> 200 and 25 per CPU-second.
+    cpu = {"biocnn": [0.5, 0.25, 0.2], "torch": [1.0, 2.0, 4.0]}
+    record = bench.summarise(spec, ready, seconds, {"biocnn": 300.0, "torch": 200.0}, cpu)
+    assert record["frameworks"]["biocnn"]["median_samples_per_cpu_s"] == 200.0
+    assert record["ratio_to_torch_cpu"] == {"biocnn": 8.0}
+    assert "| f | 10 | 100 | 50 | 2.00 | 200 | 25 | 8.00 | 300 | 200 |" in bench.table({"families": {"f": record}})
 
 
 def test_synthetic_genome_gives_exactly_n_windows(tmp_path):
