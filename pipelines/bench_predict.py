@@ -293,7 +293,9 @@ def run_scan(request):
 
 
 def scaling_curve(sizes, model, threads, window=200, stride=50, batch_size=1024, folder=None):
-    folder = folder or tempfile.mkdtemp(prefix="bench_scan_")
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="bench_scan_") as scratch:  # genomes and exports, removed after
+            return scaling_curve(sizes, model, threads, window, stride, batch_size, scratch)
     points = []
     for n in sizes:
         genome = os.path.join(folder, f"genome_{n}.fa")
