@@ -35,10 +35,12 @@ averaged as a real scan does, or ``tiny``, a 4-filter convolution, for the 10^7 
 """
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -146,6 +148,7 @@ def worker_biocnn(spec, chunks, threads, encoded, fuse=True):
     shape = spec[1]
     is_sequence = len(shape) == 2 and shape[-1] == 4
     folder = tempfile.mkdtemp(prefix="bench_predict_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     export.save(model, os.path.join(folder, "model"), encoding=Encoding("dna", length=shape[0]) if is_sequence else None,
                 embeddings=False)
     exported = export.load(os.path.join(folder, "model"))
