@@ -8,8 +8,9 @@ the model takes. The input must match that modality:
                 | --bed peaks.bed --reference genome.fa
     genome scan --genome genome.fa[.gz] --window 200 --stride 50 [--regions regions.bed]
                 [--last drop|shift|pad] [--bedgraph scan.bedgraph]
-    images      --folder DIR (searched recursively) | --images a.tif b.png ... | --npz F | --h5 F [--key K]
-    volumes     --folder DIR | --volumes a.nii.gz b.npy ... | --npz F | --h5 F [--key K]
+    images      --folder DIR (searched recursively) | --images a.tif b.png ... | --csv tiles.csv [--path-column path]
+                | --npz F | --h5 F [--key K]
+    volumes     --folder DIR | --volumes a.nii.gz b.npy ... | --csv scans.csv | --npz F | --h5 F [--key K]
 
 Samples are read in a thread a few batches ahead of the model and written batch by batch, so
 memory stays the same for 10^3 or 10^7 samples; progress, rate and ETA go to stderr (one line
@@ -55,9 +56,12 @@ def parse_args(argv):
                         help="load an export whose metadata the loader would otherwise refuse as unsafe")
     data = parser.add_argument_group("input (one, matching the export's modality)")
     data.add_argument("--fasta", help="FASTA file of sequences (gzip or not)")
-    data.add_argument("--csv", help="CSV/TSV table with one sequence per row (any size; read in blocks)")
+    data.add_argument("--csv", help="CSV/TSV table (any size; read in blocks): one sequence per row, or for image/volume "
+                                    "exports one file per row (--path-column)")
     data.add_argument("--sequence-column", default="sequence", help="sequence column of --csv (default %(default)s)")
     data.add_argument("--id-column", help="id column of --csv (default: id if present, else line numbers)")
+    data.add_argument("--path-column", default="path",
+                      help="file column of an image/volume --csv, relative to its folder (default %(default)s)")
     data.add_argument("--bed", help="BED intervals to cut from --reference (minus strand reverse-complemented)")
     data.add_argument("--reference", help="uncompressed reference FASTA for --bed (indexed by its .fai or one pass)")
     data.add_argument("--folder", help="folder of image or volume files, searched recursively")
@@ -106,8 +110,8 @@ def main(argv=None):
     print(f"{model.path}: {model.modality} model, classes {model.class_names}", flush=True)
     summary = export.predict_stream(
         model, args.out, fasta=args.fasta, csv=args.csv, sequence_column=args.sequence_column,
-        id_column=args.id_column, bed=args.bed, reference=args.reference, genome=args.genome, window=args.window,
-        stride=args.stride, regions=args.regions, last=args.last, max_n=args.max_n, bedgraph=args.bedgraph,
+        id_column=args.id_column, path_column=args.path_column, bed=args.bed, reference=args.reference,
+        genome=args.genome, window=args.window, stride=args.stride, regions=args.regions, last=args.last, max_n=args.max_n, bedgraph=args.bedgraph,
         bedgraph_classes=args.bedgraph_class, folder=args.folder, images=args.images, volumes=args.volumes,
         npz=args.npz, h5=args.h5, key=args.key, resize=args.resize, batch_size=args.batch_size,
         progress_every=args.progress_every, overwrite=args.overwrite,

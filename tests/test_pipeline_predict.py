@@ -173,7 +173,7 @@ def test_wrong_kind_of_input_and_a_folder_that_is_not_an_export(exports, tmp_pat
     fasta.write_text(">r1\nACGT\n")
     code, _, err = _run(capsys, "--model", root / "image", "--fasta", fasta, "--out", tmp_path / "p.csv")
     assert code == 2
-    assert "takes images of shape (8, 8, 2); give one of --folder, --images, --npz, --h5 (got --fasta)." in err
+    assert "takes images of shape (8, 8, 2); give one of --folder, --images, --csv, --npz, --h5 (got --fasta)." in err
     code, _, err = _run(capsys, "--model", tmp_path, "--fasta", fasta, "--out", tmp_path / "p.csv")
     assert code == 2 and f"'{tmp_path}' is not a biocnn export: it has no biocnn_export.json" in err
 

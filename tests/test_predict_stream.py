@@ -219,6 +219,15 @@ def test_image_volume_and_stack_streams_equal_in_memory_prediction(exports, tmp_
     assert streamed["id"].tolist() == memory["id"].tolist()
     np.testing.assert_allclose(streamed.iloc[:, 2:], memory.iloc[:, 2:], rtol=1e-6)
 
+    (tmp_path / "tiles.csv").write_text("path,note\n" + "".join(f"tiles/{i},x\n" for i in memory["id"]))
+    predict_stream(loaded["image"], tmp_path / "t.csv", csv=tmp_path / "tiles.csv", batch_size=2)
+    listed = pd.read_csv(tmp_path / "t.csv")
+    assert listed["id"].tolist() == [f"tiles/{i}" for i in memory["id"]]
+    np.testing.assert_allclose(listed.iloc[:, 2:], memory.iloc[:, 2:], rtol=1e-6)
+    (tmp_path / "missing.csv").write_text("path\ntiles/none.png\n")
+    with pytest.raises(FileNotFoundError, match=r"missing.csv, line 2: no such file .*tiles/none.png' \(column 'path'"):
+        predict_stream(loaded["image"], tmp_path / "m.csv", csv=tmp_path / "missing.csv")
+
     stack = rng.integers(0, 65535, (7, 6, 6), dtype=np.uint16)
     with h5py.File(tmp_path / "tiles.h5", "w") as f:
         f["tiles"] = stack

@@ -382,8 +382,8 @@ def write_predictions(table, path, overwrite=False):
 #: Which inputs each modality accepts in :func:`predict_stream` (``pipelines/predict.py``).
 STREAM_INPUT_KINDS = {
     "sequence": ("fasta", "csv", "bed", "genome"),
-    "image": ("folder", "images", "npz", "h5"),
-    "volume": ("folder", "volumes", "npz", "h5"),
+    "image": ("folder", "images", "csv", "npz", "h5"),
+    "volume": ("folder", "volumes", "csv", "npz", "h5"),
     "signal": ("npz", "h5"),
 }
 _STREAM_FLAGS = {**_FLAGS, "bed": "--bed", "genome": "--genome", "h5": "--h5"}
@@ -523,7 +523,8 @@ def _stack_source(exported, path, key, resize, h5):
     return samples(), len(dataset)
 
 
-def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="sequence", id_column=None, bed=None,
+def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="sequence", id_column=None,
+                   path_column="path", bed=None,
                    reference=None, genome=None, window=None, stride=None, regions=None, last="drop", max_n=None,
                    bedgraph=None, bedgraph_classes=None, folder=None, images=None, volumes=None, npz=None, h5=None,
                    key=None, resize=False, batch_size=256, prefetch=4, progress_every=10.0, overwrite=False):
@@ -539,7 +540,8 @@ def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="se
         out: the CSV to write (one row per sample: key columns, ``predicted``,
             ``probability_<class>``); may be None with ``bedgraph`` for a genome scan.
         fasta, csv, sequence_column, id_column: sequences as :func:`read_sequences` (rows keyed
-            by ``id``).
+            by ``id``). For an image or volume export, ``csv`` is a table of files instead, one
+            per row in ``path_column`` (relative paths from the table's folder), keyed by that path.
         bed, reference: BED intervals cut from an uncompressed reference (rows keyed by
             ``chrom, start, end, strand, name``; ``-`` intervals reverse-complemented).
         genome, window, stride, regions, last, max_n: a genome scan: every window of the
@@ -596,8 +598,8 @@ def predict_stream(model, out=None, *, fasta=None, csv=None, sequence_column="se
 
     counts, summary = _Counts(), {}
     source = _stream_source(exported, kind, given[kind], counts, summary, sequence_column=sequence_column,
-                            id_column=id_column, reference=reference, window=window, stride=stride, regions=regions,
-                            last=last, max_n=max_n, key=key, resize=resize)
+                            id_column=id_column, path_column=path_column, reference=reference, window=window,
+                            stride=stride, regions=regions, last=last, max_n=max_n, key=key, resize=resize)
     writers = _writers(exported, source.keys, out, bedgraph, bedgraph_classes, stride, summary)
     progress = Progress(source.unit, total=source.total, fraction=source.fraction, every=progress_every)
     done = stream_predict(exported, source.samples, writers, batch_size=batch_size, prefetch=prefetch,
@@ -617,8 +619,8 @@ class _Source:
         self.fraction, self.check, self.windows = fraction, check, windows
 
 
-def _stream_source(exported, kind, value, counts, summary, *, sequence_column, id_column, reference, window, stride,
-                   regions, last, max_n, key, resize):
+def _stream_source(exported, kind, value, counts, summary, *, sequence_column, id_column, path_column, reference,
+                   window, stride, regions, last, max_n, key, resize):
     from biocnn.data.streams import BedSequences, FastaRecords
 
     # Sequences: letters and lengths are checked by _sequence_samples or GenomeWindows, so not again.
@@ -626,6 +628,8 @@ def _stream_source(exported, kind, value, counts, summary, *, sequence_column, i
         records = FastaRecords(value)
         samples = _sequence_samples(exported, (((i,), s, w) for i, s, w in records), counts)
         return _Source(samples, ["id"], "sequences", fraction=records.fraction_read, check=False)
+    if kind == "csv" and exported.modality != "sequence":
+        return _file_table_source(exported, value, path_column, resize)
     if kind == "csv":
         records, fraction = _csv_records(exported, value, sequence_column, id_column)
         return _Source(_sequence_samples(exported, records, counts), ["id"], "sequences", fraction=fraction,
@@ -655,6 +659,26 @@ def _stream_source(exported, kind, value, counts, summary, *, sequence_column, i
         ids = paths = list(value)
     read = _volume_reader(exported, resize) if is_volume else _image_reader(exported, resize)
     return _Source((((i,), read(p), f"'{p}'") for i, p in zip(ids, paths)), ["id"], unit, total=len(paths))
+
+
+def _file_table_source(exported, csv, path_column, resize):
+    """Image or volume files listed in a table (any number of rows, read in blocks)."""
+    from biocnn.data.streams import TableRows
+
+    rows = TableRows(csv, {"--path-column": path_column})
+    folder = os.path.dirname(os.path.abspath(rows.path))
+    read = _volume_reader(exported, resize) if exported.modality == "volume" else _image_reader(exported, resize)
+
+    def samples():
+        for line, row in rows:
+            name = row[path_column].strip()
+            path = name if os.path.isabs(name) else os.path.join(folder, name)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{rows.path}, line {line}: no such file '{path}' (column {path_column!r}; "
+                                        "relative paths are read from the table's folder).")
+            yield (name,), read(path), f"{rows.path}, line {line} ('{name}')"
+
+    return _Source(samples(), ["id"], f"{exported.modality}s", fraction=rows.fraction_read)
 
 
 def _writers(exported, keys, out, bedgraph, bedgraph_classes, stride, summary):
