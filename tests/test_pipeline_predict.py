@@ -109,7 +109,9 @@ def test_a_letter_outside_the_alphabet_names_the_record(exports, tmp_path, capsy
     code, _, err = _run(capsys, "--model", root / "seq", "--fasta", fasta, "--out", tmp_path / "preds.csv")
     assert code == 2
     assert f"{fasta}, record 2 ('bad1'): invalid letter 'U' at position 3 for the dna alphabet" in err
-    assert "use the 'rna' alphabet" in err
+    # predict.py has no --alphabet: the fix names the export's alphabet instead.
+    assert "U is RNA: this export was trained on DNA; predict them with a model trained on RNA." in err
+    assert "--alphabet" not in err
     assert not (tmp_path / "preds.csv").exists()
 
 
@@ -171,6 +173,21 @@ def test_wrong_kind_of_input_and_a_folder_that_is_not_an_export(exports, tmp_pat
     fasta.write_text(">r1\nACGT\n")
     code, _, err = _run(capsys, "--model", root / "image", "--fasta", fasta, "--out", tmp_path / "p.csv")
     assert code == 2
-    assert "takes images of shape (8, 8, 2); give one of --folder, --images, --npz (got --fasta)." in err
+    assert "takes images of shape (8, 8, 2); give one of --folder, --images, --csv, --npz, --h5 (got --fasta)." in err
     code, _, err = _run(capsys, "--model", tmp_path, "--fasta", fasta, "--out", tmp_path / "p.csv")
     assert code == 2 and f"'{tmp_path}' is not a biocnn export: it has no biocnn_export.json" in err
+
+
+def test_trust_export_reaches_a_loader_that_takes_it(monkeypatch):
+    pipeline = _pipeline()
+    calls = []
+
+    def load(path, trust_export=False):
+        calls.append((path, trust_export))
+
+    monkeypatch.setattr(pipeline.export, "load", load)
+    pipeline.load_export("e", pipeline.parse_args(["--model", "e", "--trust-export"]).trust_export)
+    assert calls == [("e", True)]
+    monkeypatch.setattr(pipeline.export, "load", lambda path: calls.append((path,)))
+    pipeline.load_export("f", True)  # a loader without the argument (before the export helper's change)
+    assert calls[-1] == ("f",)

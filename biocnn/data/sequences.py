@@ -564,7 +564,7 @@ def _parse_bed(path, need_name):
     return rows
 
 
-class _FastaIndex:
+class FastaIndex:
     """Random access to an uncompressed FASTA through samtools' ``.fai`` layout.
 
     Each entry is (length, offset of the first base, bases per line, bytes per line). The
@@ -648,7 +648,7 @@ def _past_end(path, where, chrom, end, length):
 
 
 def _cut_indexed(reference, intervals):
-    index = _FastaIndex(reference)
+    index = FastaIndex(reference)
     out = []
     with open(reference, "rb") as handle:
         for chrom, start, end, where in intervals:

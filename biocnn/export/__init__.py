@@ -8,6 +8,8 @@
   metadata, after :func:`check_graph` has checked the SavedModel's operations against
   :data:`ALLOWED_OPS` (``trust_export=True`` skips it); :func:`predict_files` applies it to
   FASTA/CSV/image/volume files;
+* :func:`predict_stream`: the same for inputs of any size (FASTA, CSV, BED, genome scans,
+  image/volume folders, HDF5 stacks), streamed in bounded memory to atomic CSV/bedGraph files;
 * :func:`to_tflite`: a TFLite file from an export, checked for output parity;
 * :func:`to_onnx`: an ONNX file from an export or a Keras model, checked in onnxruntime;
 * :func:`to_bioimageio`: a bioimage.io model package of an image or volume classifier;
@@ -34,8 +36,11 @@ from biocnn.export.savedmodel import INPUT_NAMES, READER_KEYS, ExportedModel, ch
 from biocnn.export.sequence_graph import encode_sequences
 from biocnn.export.predict import (
     INPUT_KINDS,
+    STREAM_INPUT_KINDS,
     check_output,
+    describe_run,
     predict_files,
+    predict_stream,
     predictions_table,
     read_images,
     read_npz,
@@ -58,6 +63,7 @@ __all__ = [
     "INPUT_NAMES",
     "READER_KEYS",
     "SIDECAR",
+    "STREAM_INPUT_KINDS",
     "ExportedModel",
     "add_export_argument",
     "add_trust_export_argument",
@@ -65,11 +71,13 @@ __all__ = [
     "check_graph",
     "check_output",
     "check_target",
+    "describe_run",
     "encode_sequences",
     "export_run",
     "from_run",
     "load",
     "predict_files",
+    "predict_stream",
     "predictions_table",
     "read_images",
     "read_npz",
