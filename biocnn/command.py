@@ -10,8 +10,6 @@ TensorFlow is imported when a command runs.
 """
 
 import importlib
-import importlib.util
-import os
 import sys
 
 from biocnn import cli
@@ -26,18 +24,6 @@ def overview():
     lines = [USAGE, "", __doc__.split("\n\n")[0].strip(), "", "commands:"]
     lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
-
-
-def _predict_main():
-    """pipelines/predict.py's ``main``, from the source checkout this package lives in."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipelines", "predict.py")
-    if not os.path.isfile(path):
-        raise ValueError(f"biocnn predict runs pipelines/predict.py, which is not at {path}; use a source checkout "
-                         "(pip install -e .) or run the script.")
-    spec = importlib.util.spec_from_file_location("biocnn_predict_pipeline", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def main(argv=None):
@@ -61,7 +47,7 @@ def main(argv=None):
         return 2
     module = COMMANDS[name][0]
     sys.argv[0] = f"biocnn {name}"  # argparse's usage line names the sub-command
-    run = _predict_main() if module is None else importlib.import_module(module).main
+    run = importlib.import_module(module).main
     cli.run_main(run, rest)
     return 0
 

@@ -178,16 +178,20 @@ def test_wrong_kind_of_input_and_a_folder_that_is_not_an_export(exports, tmp_pat
     assert code == 2 and f"'{tmp_path}' is not a biocnn export: it has no biocnn_export.json" in err
 
 
-def test_trust_export_reaches_a_loader_that_takes_it(monkeypatch):
-    pipeline = _pipeline()
+def test_trust_export_reaches_the_loader(monkeypatch):
+    from biocnn import export
+    from biocnn.commands import predict
+    from biocnn.data.genome import LAST_WINDOW_POLICIES
+
+    assert predict.LAST_WINDOW_POLICIES == LAST_WINDOW_POLICIES
     calls = []
 
     def load(path, trust_export=False):
         calls.append((path, trust_export))
+        raise ValueError("stop here")
 
-    monkeypatch.setattr(pipeline.export, "load", load)
-    pipeline.load_export("e", pipeline.parse_args(["--model", "e", "--trust-export"]).trust_export)
-    assert calls == [("e", True)]
-    monkeypatch.setattr(pipeline.export, "load", lambda path: calls.append((path,)))
-    pipeline.load_export("f", True)  # a loader without the argument (before the export helper's change)
-    assert calls[-1] == ("f",)
+    monkeypatch.setattr(export, "load", load)
+    for flags, trusted in (([], False), (["--trust-export"], True)):
+        with pytest.raises(ValueError, match="stop here"):
+            predict.main(["--model", "e", "--fasta", "x.fa", *flags])
+        assert calls[-1] == ("e", trusted)

@@ -4,7 +4,7 @@ Each sub-command module builds its parser without TensorFlow (``build_parser``) 
 library only inside ``main`` after parsing, so ``biocnn <sub> --help`` is instant.
 """
 
-#: sub-command -> (module, one-line summary). ``predict`` is pipelines/predict.py's.
+#: sub-command -> (module, one-line summary). 
 COMMANDS = {
     "sequences": ("biocnn.commands.sequences", "train a 1D CNN on labelled DNA, RNA or protein sequences"),
     "images": ("biocnn.commands.images", "train a 2D CNN on microscopy (or any 2D) images"),
@@ -14,7 +14,7 @@ COMMANDS = {
     "compare": ("biocnn.commands.compare", "train several architectures on the same data, seed and budget"),
     "explain": ("biocnn.commands.explain", "saliency, integrated gradients, Grad-CAM and filters of a run"),
     "export": ("biocnn.commands.export", "export a run for other tools: SavedModel, ONNX, bioimage.io package, TFLite"),
-    "predict": (None, "predict new data with an exported model (pipelines/predict.py)"),
+    "predict": ("biocnn.commands.predict", "predict new data with an exported model, streaming (genome scans too)"),
     "replay": ("biocnn.commands.replay", "run again what a run's config.json records"),
     "models": ("biocnn.commands.models", "list the registered models, their ranks and options"),
 }

@@ -33,7 +33,7 @@ ALLOWED_OPS = frozenset({
     "Abs", "Add", "AddN", "AddV2", "All", "Any", "ArgMax", "ArgMin", "AsString", "Assert", "AssignVariableOp",
     "Atan2", "AvgPool", "AvgPool3D", "BatchMatMulV2", "BatchMatMulV3", "BiasAdd", "Bincount", "Bitcast",
     "BroadcastTo", "Cast", "Ceil", "CheckNumerics", "ClipByValue", "ConcatV2", "Const", "Conv1D", "Conv2D",
-    "Conv3D", "Cos", "Cumprod", "Cumsum", "DecodeRaw", "DenseBincount", "DepthwiseConv2dNative", "DivNoNan",
+    "Conv3D", "Cos", "Cumprod", "Cumsum", "DecodePaddedRaw", "DecodeRaw", "DenseBincount", "DepthwiseConv2dNative", "DivNoNan",
     "Einsum", "Elu", "EnsureShape", "Equal", "Erf", "Erfc", "Exp", "ExpandDims", "Expm1", "Fill", "Floor", "FloorDiv",
     "FloorMod", "FusedBatchNormV3", "GatherNd", "GatherV2", "Greater", "GreaterEqual", "Identity", "IdentityN",
     "If", "IsFinite", "IsInf", "IsNan", "L2Loss", "LRN", "LeakyRelu", "Less", "LessEqual", "Log", "Log1p",

@@ -328,7 +328,10 @@ def _signature_call(exported, inputs, names, check):
         tensor = tf.constant(inputs, tf.string)
     else:
         tensor = tf.constant(np.asarray(inputs, np.float32) if not check else inputs)
-    function = exported.saved_model.signatures["serving_default"]
+    # The readers have done the reader steps: images and volumes go to the ``prepared`` signature
+    # (float32 at the model's input shape), sequences to ``serving_default`` (raw strings).
+    prepared = exported.modality != "sequence" and "prepared" in exported.signatures
+    function = exported.saved_model.signatures["prepared" if prepared else "serving_default"]
     return function(**{exported.input_name: tensor})["probabilities"].numpy()
 
 
