@@ -49,8 +49,10 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     runs = read_runs(args.runs)
-    write_text(os.path.join(args.out, "runs.csv"), runs.drop(columns="run").to_csv(index=False, float_format="%.4f"))
+    write_text(os.path.join(args.out, "runs.csv"), runs.drop(columns=["run", "order"], errors="ignore").to_csv(index=False, float_format="%.4f"))
     rows = []
+    runs["order"] = runs.data.map({"breast": 0, "bccd": 1}) * 10 + runs.arm.map({"scratch": 0, "head": 1, "finetune": 2})
+    runs = runs.sort_values(["order", "lr", "seed"])
     for (data, arm), group in runs.groupby(["data", "arm"], sort=False):
         seed0 = group[group.seed == 0]
         lr = seed0.sort_values([f"val_{CRITERION[data]}", "val_loss"], ascending=[False, True]).lr.iloc[0]
@@ -59,7 +61,7 @@ def main(argv=None):
         for metric in ("accuracy", "auroc"):
             values = chosen[f"test_{metric}"]
             row[f"test {metric}"] = f"{values.mean():.3f}" + (f" +- {values.std():.3f}" if len(values) > 1 else "")
-        row["val " + CRITERION[data] + " (seed 0)"] = f"{seed0[seed0.lr == lr][f'val_{CRITERION[data]}'].iloc[0]:.3f}"
+        row["choice: val metric (seed 0)"] = f"{CRITERION[data]} {seed0[seed0.lr == lr][f'val_{CRITERION[data]}'].iloc[0]:.3f}"
         row["wall time per run (s)"] = f"{chosen.wall_s.mean():.0f}"
         rows.append(row)
         for name in ("config.json", "history.csv", "metrics.json"):  # the chosen runs' records, small files
