@@ -178,7 +178,7 @@ def test_the_auroc_interval_stays_in_0_1_where_the_t_interval_leaves_it():
     assert t["ci_low"] < 0.0 or t["ci_high"] > 1.0  # the reported failure: e.g. -0.174 to 1.092
     import pandas as pd
 
-    table = pd.DataFrame({"fold": folds, "label": labels, "score_0": scores[:, 0], "score_1": scores[:, 1]})
+    table = pd.DataFrame({"fold": folds, "label": labels, "probability_0": scores[:, 0], "probability_1": scores[:, 1]})
     summary = cv.summarize_folds(per_fold, "auroc", table)
     assert 0.0 <= summary["ci_low"] <= summary["mean"] <= summary["ci_high"] <= 1.0
     assert summary["mean"] == pytest.approx(np.mean(per_fold)) and summary["sd"] == pytest.approx(t["sd"])
@@ -199,12 +199,12 @@ def test_the_fold_roc_legend_says_what_the_table_says(monkeypatch, tmp_path):
     scores = rng.dirichlet([1, 1, 1], size=n) + np.eye(3)[labels] * 0.3
     scores /= scores.sum(1, keepdims=True)
     table = pd.DataFrame({"fold": np.tile([1, 2], n // 2), "label": labels,
-                          **{f"score_{c}": scores[:, i] for i, c in enumerate("abc")}})
+                          **{f"probability_{c}": scores[:, i] for i, c in enumerate("abc")}})
     captured = {}
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: captured.setdefault("fig", fig))
     plots.plot_roc_folds(table, ["a", "b", "c"], str(tmp_path / "roc.png"))
     legend = [t.get_text() for t in captured["fig"].axes[0].get_legend().get_texts()]
     for k in (1, 2):
         part = table[table["fold"] == k]
-        metric = evaluation.classification_metrics(part["label"], part[["score_a", "score_b", "score_c"]])["auroc"]
+        metric = evaluation.classification_metrics(part["label"], part[["probability_a", "probability_b", "probability_c"]])["auroc"]
         assert f"fold {k} (AUROC {metric:.3f})" in legend

@@ -67,15 +67,16 @@ def test_package_of_a_tiny_run_passes_bioimageio_test(runs, rank, tmp_path, monk
     assert rdf["outputs"][0]["axes"][1]["channel_names"] == ["dark", "bright"]
     assert rdf["license"] == "MIT" and rdf["cite"] == [{"text": "10.5281/zenodo.1234567",
                                                         "doi": "10.5281/zenodo.1234567"}]
-    # Images: integer files divided by their dtype maximum; volumes record a range only with a CT window.
-    assert rdf["inputs"][0]["data"] == {"type": "float32", "range": [0.0, 1.0] if rank == 2 else [None, None]}
+    # The files' own values go in (uint8 here): scaling by the dtype's maximum is inside the graph.
+    assert rdf["inputs"][0]["data"] == {"type": "uint8", "range": [0.0, 255.0]}
 
     # The test tensors are the run's first test sample and the run's own scores for it.
     x, y = np.load(pkg / "test_input.npy"), np.load(pkg / "test_output.npy")
     predictions = pd.read_csv(run / "predictions.csv")
-    np.testing.assert_allclose(y[0], predictions.loc[0, ["score_dark", "score_bright"]].to_numpy(float), atol=1e-5)
+    np.testing.assert_allclose(y[0], predictions.loc[0, ["probability_dark", "probability_bright"]].to_numpy(float), atol=1e-5)
     model = keras.saving.load_model(run / "model.keras", compile=False)
-    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-5)
+    assert x.dtype == np.uint8
+    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(model(x.astype("float32") / 255, training=False)), atol=1e-5)
     if "onnx" in info["weights"]:
         from biocnn.export.onnx import onnx_session
 
@@ -110,7 +111,7 @@ def test_package_from_an_export_and_its_refusals(runs, tmp_path):
     export.from_run(runs[2], tmp_path / "exp")
     with pytest.raises(ValueError, match=r"test input has shape \(5, 5\); the model takes \(N, 12, 12, 1\)"):
         export.to_bioimageio(tmp_path / "exp", tmp_path / "p", test_input=np.zeros((5, 5)), **USER, onnx=False)
-    sample = np.full((12, 12, 1), 0.5, np.float32)
+    sample = np.full((12, 12, 1), 128, np.uint8)
     info = export.to_bioimageio(tmp_path / "exp", tmp_path / "p", test_input=sample, **USER, onnx=False)
     assert info["weights"] == ["tensorflow_saved_model_bundle"]
     np.testing.assert_array_equal(np.load(tmp_path / "p" / "test_input.npy"), sample[None])

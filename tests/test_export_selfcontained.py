@@ -152,7 +152,7 @@ def served(runs, tmp_path_factory):
 
 def _scores(run):
     table = run["predictions"]
-    return table[[c for c in table.columns if c.startswith("score_")]].to_numpy()
+    return table[[c for c in table.columns if c.startswith("probability_")]].to_numpy()
 
 
 @pytest.mark.parametrize("name", ["image", "volume", "sequence"])
