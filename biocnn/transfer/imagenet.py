@@ -109,6 +109,9 @@ def imagenet_weights(variant="efficientnet_lite0"):
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         network.save_weights(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a temporary file is private; the cache file is an ordinary one
     return target
 
 
