@@ -22,7 +22,6 @@ come from the caller and are never filled in. Writing is atomic, and the written
 ``rdf.yaml`` is validated with ``bioimageio.spec`` when it is installed.
 """
 
-import contextlib
 import datetime
 import hashlib
 import io
@@ -39,6 +38,7 @@ import tensorflow as tf
 
 from biocnn.export import metadata as metadata_module
 from biocnn.export.card import CARD_FILE, card_markdown, model_card
+from biocnn.export.savedmodel import atomic_folder
 
 __all__ = ["RDF_FILE", "to_bioimageio"]
 
@@ -118,32 +118,6 @@ def _check_target(path, overwrite):
     if not overwrite:
         raise FileExistsError(f"'{path}' already holds a bioimage.io package. Pass overwrite=True (--overwrite) "
                               "to replace it, or choose another folder.")
-
-
-@contextlib.contextmanager
-def _atomic_folder(path, overwrite):
-    _check_target(path, overwrite)
-    parent, base = os.path.split(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        for root, dirs, files in os.walk(tmp):
-            os.chmod(root, 0o777 & ~umask)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o666 & ~umask)
-        if os.path.exists(path):
-            old = tmp + ".old"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # --- the pieces --------------------------------------------------------------------------------
@@ -484,7 +458,7 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
         with open(os.path.join(run_dir, "config.json")) as f:
             config = json.load(f)
 
-    with _atomic_folder(out_dir, overwrite) as tmp, tempfile.TemporaryDirectory(dir=os.path.dirname(out_dir)) as work:
+    with atomic_folder(out_dir, overwrite, check=_check_target) as tmp, tempfile.TemporaryDirectory(dir=os.path.dirname(out_dir)) as work:
         if is_export:
             export_dir = source
         else:

@@ -287,10 +287,7 @@ def to_onnx(export_or_model, path, *, opset=None, check=True, overwrite=False, s
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is too private for a file meant to be shared
+            f.write(content)  # atomic_path gives it the umask's permissions
 
     graph_input = model.graph.input[0]
     dims = graph_input.type.tensor_type.shape.dim

@@ -46,6 +46,7 @@ from biocnn.data.preprocess import PercentileClip, reader_layers
 from biocnn.export import metadata as metadata_module
 from biocnn.export.runfacts import card_facts, reader_of_run
 from biocnn.export.sequence_graph import encode_sequences
+from biocnn.rundir import share_permissions
 
 __all__ = ["ExportedModel", "check_target", "from_run", "load", "save"]
 
@@ -96,10 +97,19 @@ def check_target(path, overwrite=False):
 
 
 @contextlib.contextmanager
-def _atomic_folder(path, overwrite):
-    """Yield a temporary folder next to ``path``; move it onto ``path`` if the block succeeds."""
+def atomic_folder(path, overwrite=False, check=None):
+    """Yield a temporary folder next to ``path``; move it onto ``path`` if the block succeeds.
+
+    Every export folder (SavedModel, bioimage.io package) is written this way: a failure leaves
+    the previous folder, or nothing, and the folder and files get the umask's permissions.
+
+    Args:
+        path: the folder to write.
+        overwrite: whether an earlier folder of the same kind may be replaced.
+        check: ``check(path, overwrite)`` that refuses a target (default :func:`check_target`).
+    """
     path = os.path.abspath(os.fspath(path))
-    check_target(path, overwrite)
+    (check or check_target)(path, overwrite)
     parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
@@ -125,11 +135,10 @@ def _atomic_folder(path, overwrite):
 def _umask_permissions(folder):
     # mkdtemp/mkstemp create private (0700/0600) entries; an export is meant to be shared
     # (a serving container often runs as another user), so give it the usual permissions.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-    for name in (metadata_module.SIDECAR, metadata_module.ASSET):
-        os.chmod(os.path.join(folder, name), 0o666 & ~umask)
+    for root, _, files in os.walk(folder):
+        share_permissions(root)
+        for name in files:
+            share_permissions(os.path.join(root, name))
 
 
 # --- what the model is ------------------------------------------------------------------------
@@ -524,7 +533,7 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
         "source": source,
         "versions": versions(),
     }
-    with _atomic_folder(path, overwrite) as tmp:
+    with atomic_folder(path, overwrite) as tmp:
         archive.write_out(tmp, verbose=False)
         written = metadata_module.write(tmp, info)
     return written

@@ -98,9 +98,6 @@ def to_tflite(export_dir, path, overwrite=False, signature=None, atol=1e-5, prob
         )
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is too private for a file meant to be shared
+            f.write(content)  # atomic_path gives it the umask's permissions
     return {"path": os.path.abspath(path), "signature": signature, "inputs": list(names["inputs"]),
             "outputs": list(names["outputs"]), "max_abs_difference": difference}
