@@ -24,16 +24,10 @@ from test_zoo import TINY_OPTIONS, TINY_SHAPES  # noqa: E402  (one list of tiny 
 ATOL = 1e-4
 
 
-# resnet34/101/152 repeat resnet18's and resnet50's blocks, vgg13/16/19 vgg11's (only the stage
-# depths differ), and take 10-25 s each per rank to trace and convert, so CI checks them in 2D while
-# their families' first members are checked in every rank; every model in every rank converts with
-# parity below 1e-4 (BIOCNN_ONNX_ALL_RANKS=1 checks them all; about 2 minutes more).
-_DEEP = {} if os.environ.get("BIOCNN_ONNX_ALL_RANKS") else {
-    name: (2,) for name in ("resnet34", "resnet101", "resnet152", "vgg13", "vgg16", "vgg19")}
 
 
 def _cases():
-    return [(name, rank) for name, ranks in models.available().items() for rank in _DEEP.get(name, ranks)]
+    return [(name, rank) for name, ranks in models.available().items() for rank in ranks]
 
 
 def _run(path, name, x):
