@@ -524,40 +524,57 @@ def read_sequence_csv(path, sequence_column="sequence", label_column="label", id
 # ---------------------------------------------------------------------------------------------
 
 
+def bed_records(handle, path):
+    """Check and yield every interval of an open BED file: ``(chrom, start, end, name, strand, where)``.
+
+    Blank, ``#``, ``track`` and ``browser`` lines are skipped; ``where`` names the file and line
+    for later messages. Used by :func:`read_bed` and by streaming prediction.
+
+    Raises:
+        ValueError: fewer than 3 columns, non-integer or inverted coordinates, or a strand
+            other than ``+``, ``-`` or ``.`` (naming the file and line).
+
+    Example:
+        >>> import io
+        >>> list(bed_records(io.StringIO("chr1 10 20 site 0 -"), "x.bed"))
+        [('chr1', 10, 20, 'site', '-', 'x.bed, line 1')]
+    """
+    for number, line in enumerate(handle, start=1):
+        text = line.rstrip("\r\n")
+        if not text.strip() or text.startswith(("#", "track", "browser")):
+            continue
+        fields = text.split("\t") if "\t" in text else text.split()
+        where = f"{path}, line {number}"
+        if len(fields) < 3:
+            raise ValueError(
+                f"{where}: expected at least 3 columns (chrom, start, end), found {len(fields)}: {text[:60]!r}."
+            )
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise ValueError(
+                f"{where}: start and end must be integers, found {fields[1]!r} and {fields[2]!r}."
+            ) from None
+        if not 0 <= start < end:
+            raise ValueError(
+                f"{where}: expected 0 <= start < end (0-based, end exclusive), found start "
+                f"{start} and end {end}."
+            )
+        strand = fields[5].strip() if len(fields) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise ValueError(f"{where}: strand (column 6) must be '+', '-' or '.', found {strand!r}.")
+        yield fields[0], start, end, fields[3].strip() if len(fields) > 3 else "", strand, where
+
+
 def _parse_bed(path, need_name):
     rows = []
     with _text_file(path, "BED") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.rstrip("\r\n")
-            if not text.strip() or text.startswith(("#", "track", "browser")):
-                continue
-            fields = text.split("\t") if "\t" in text else text.split()
-            where = f"{path}, line {number}"
-            if len(fields) < 3:
-                raise ValueError(
-                    f"{where}: expected at least 3 columns (chrom, start, end), found {len(fields)}: {text[:60]!r}."
-                )
-            chrom, start, end = fields[0], fields[1], fields[2]
-            try:
-                start, end = int(start), int(end)
-            except ValueError:
-                raise ValueError(
-                    f"{where}: start and end must be integers, found {fields[1]!r} and {fields[2]!r}."
-                ) from None
-            if not 0 <= start < end:
-                raise ValueError(
-                    f"{where}: expected 0 <= start < end (0-based, end exclusive), found start "
-                    f"{start} and end {end}."
-                )
-            name = fields[3].strip() if len(fields) > 3 else ""
+        for chrom, start, end, name, strand, where in bed_records(handle, path):
             if need_name and not name:
                 raise ValueError(
                     f"{where}: no name (column 4), which holds the {need_name}. Add a name column, "
                     "or pass a label table."
                 )
-            strand = fields[5].strip() if len(fields) > 5 else "."
-            if strand not in ("+", "-", "."):
-                raise ValueError(f"{where}: strand (column 6) must be '+', '-' or '.', found {strand!r}.")
             rows.append((chrom, start, end, name, strand, where))
     if not rows:
         raise ValueError(f"{path}: no intervals found in the BED file.")

@@ -22,7 +22,7 @@ import pandas as pd
 from Bio.Seq import reverse_complement
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from biocnn.data.sequences import FastaIndex
+from biocnn.data.sequences import FastaIndex, bed_records
 
 __all__ = ["BedSequences", "FastaRecords", "TableRows", "bed_lines", "open_text"]
 
@@ -192,30 +192,7 @@ def bed_lines(path):
         raise FileNotFoundError(f"No such BED file: '{path}'.")
     handle, raw = open_text(path)
     with handle, raw:
-        yield from _parse_bed_lines(handle, path)
-
-
-def _parse_bed_lines(handle, path):
-    for number, line in enumerate(handle, start=1):
-        text = line.rstrip("\r\n")
-        if not text.strip() or text.startswith(("#", "track", "browser")):
-            continue
-        fields = text.split("\t") if "\t" in text else text.split()
-        where = f"{path}, line {number}"
-        if len(fields) < 3:
-            raise ValueError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(fields)}.")
-        try:
-            start, end = int(fields[1]), int(fields[2])
-        except ValueError:
-            raise ValueError(f"{where}: start and end must be integers, found {fields[1]!r} and "
-                             f"{fields[2]!r}.") from None
-        if not 0 <= start < end:
-            raise ValueError(f"{where}: expected 0 <= start < end (0-based, end exclusive), found start "
-                             f"{start} and end {end}.")
-        strand = fields[5].strip() if len(fields) > 5 else "."
-        if strand not in ("+", "-", "."):
-            raise ValueError(f"{where}: strand (column 6) must be '+', '-' or '.', found {strand!r}.")
-        yield fields[0], start, end, fields[3].strip() if len(fields) > 3 else "", strand, where
+        yield from bed_records(handle, path)
 
 
 class BedSequences(_Progressive):
@@ -259,7 +236,7 @@ class BedSequences(_Progressive):
         index = FastaIndex(self.reference)
         handle = self._open("BED")
         with handle, self._raw, open(self.reference, "rb") as genome:
-            for chrom, start, end, name, strand, where in _parse_bed_lines(handle, self.path):
+            for chrom, start, end, name, strand, where in bed_records(handle, self.path):
                 if chrom not in index.entries:
                     names = sorted(index.entries)
                     raise ValueError(f"{where}: chromosome {chrom!r} is not in the reference {self.reference} "
