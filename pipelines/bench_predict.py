@@ -39,7 +39,6 @@ import atexit
 import datetime
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -47,8 +46,10 @@ import sys
 import tempfile
 import time
 
+import bench_workers
+from bench_workers import PROTOCOL, cpu_seconds, max_rss_mb, send, wait_for_go
+
 SCHEMA = "biocnn.bench_predict/1"
-PROTOCOL = "@@bench "
 
 #: name -> (model, channels-last input shape, classes, batch size, batches per chunk, model options)
 FAMILIES = {
@@ -66,34 +67,6 @@ SCAN_SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 # --------------------------------------------------------------------------- workers
 
 
-def _send(message):
-    sys.__stdout__.write(PROTOCOL + json.dumps(message) + "\n")
-    sys.__stdout__.flush()
-
-
-def _wait_for_go():
-    line = sys.stdin.readline()
-    if line.strip() != "go":
-        raise SystemExit(f"worker: expected 'go' on stdin, got {line!r}")
-
-
-def max_rss_mb():
-    """Peak resident memory of this process in MB.
-
-    ``/proc/self/status`` VmHWM is this program's own high-water mark; ``ru_maxrss`` would not
-    do in a worker, as Linux carries it over from the parent across fork and exec (every worker
-    would report at least the parent's RSS).
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _inputs(spec, seed=0):
     """``steps`` batches: one-hot windows (and their text) for sequences, uniform floats otherwise."""
     import numpy as np
@@ -107,18 +80,13 @@ def _inputs(spec, seed=0):
     return rng.random((steps, batch, *shape), dtype=np.float32), None
 
 
-def _cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _timed_chunks(chunks, run_batch, steps):
     for _ in range(chunks):
-        _wait_for_go()
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        wait_for_go()
+        start, cpu = time.perf_counter(), cpu_seconds()
         for step in range(steps):
             run_batch(step)
-        _send({"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu})
+        send({"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu})
 
 
 def _tf_threads(threads):
@@ -153,7 +121,7 @@ def worker_biocnn(spec, chunks, threads, encoded, fuse=True):
                 embeddings=False)
     exported = export.load(os.path.join(folder, "model"))
     arrays, text = _inputs(spec)
-    _send({"parameters": sum(int(w.shape.num_elements()) for w in model.trainable_weights),
+    send({"parameters": sum(int(w.shape.num_elements()) for w in model.trainable_weights),
            "versions": {"tensorflow": tf.__version__}, "input": "encoded" if encoded or not is_sequence else "strings"})
     if encoded:
         function = exported.saved_model.signatures["encoded"]
@@ -189,7 +157,7 @@ def worker_torch(spec, chunks, threads, script):
     if script:
         with torch.inference_mode():
             model = torch.jit.optimize_for_inference(torch.jit.trace(model, x[0]))
-    _send({"parameters": parameters, "versions": {"torch": torch.__version__}, "input": "one-hot" if shape[-1] == 4 else "float"})
+    send({"parameters": parameters, "versions": {"torch": torch.__version__}, "input": "one-hot" if shape[-1] == 4 else "float"})
 
     def run(step):
         with torch.inference_mode():
@@ -219,7 +187,7 @@ def worker_onnxruntime(spec, chunks, threads, fuse=True):
     session = onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     arrays, _ = _inputs(spec)
-    _send({"parameters": sum(int(w.shape.num_elements()) for w in model.trainable_weights),
+    send({"parameters": sum(int(w.shape.num_elements()) for w in model.trainable_weights),
            "versions": {"onnxruntime": onnxruntime.__version__, "tf2onnx": tf2onnx.__version__}, "input": "float"})
     _timed_chunks(chunks, lambda step: session.run(None, {name: arrays[step]}), spec[4])
 
@@ -242,7 +210,7 @@ def run_worker(request):
         worker_onnxruntime(spec, chunks, threads, fuse=framework == "onnxruntime")
     else:
         worker_torch(spec, chunks, threads, script=framework == "torchscript")
-    _send({"max_rss_mb": max_rss_mb()})
+    send({"max_rss_mb": max_rss_mb()})
 
 
 # --------------------------------------------------------------------------- the scaling curve
@@ -290,7 +258,7 @@ def run_scan(request):
     summary = export.predict_stream(path, out, genome=request["genome"], window=window, stride=request["stride"],
                                     batch_size=request["batch_size"], overwrite=True, progress_every=30)
     seconds = time.perf_counter() - start
-    _send({"windows": summary["samples"], "seconds": seconds, "max_rss_mb": max_rss_mb(),
+    send({"windows": summary["samples"], "seconds": seconds, "max_rss_mb": max_rss_mb(),
            "csv_bytes": os.path.getsize(out), "strands": summary.get("strands")})
     os.remove(out)
 
@@ -337,38 +305,9 @@ def _worker_env(threads):
     return env
 
 
-class Worker:
-    """A framework's subprocess: send 'go', read one JSON message back."""
-
-    def __init__(self, framework, family, chunks, threads, tiny_run):
-        self.name = framework
-        self.log = tempfile.TemporaryFile(mode="w+")
-        request = {"framework": framework, "family": family, "chunks": chunks, "threads": threads, "tiny": tiny_run}
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(request)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=_worker_env(threads),
-        )
-
-    def receive(self):
-        for line in self.process.stdout:
-            if line.startswith(PROTOCOL):
-                return json.loads(line[len(PROTOCOL):])
-        self.process.wait()
-        self.log.seek(0)
-        raise RuntimeError(f"the {self.name} worker ended (exit code {self.process.returncode}):\n{self.log.read()[-3000:]}")
-
-    def chunk(self):
-        """Wall seconds and CPU seconds (all the worker's threads) of one timed chunk."""
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
-        message = self.receive()
-        return message["seconds"], message.get("cpu_seconds")
-
-    def close(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.log.close()
+def Worker(framework, family, chunks, threads, tiny_run):
+    request = {"framework": framework, "family": family, "chunks": chunks, "threads": threads, "tiny": tiny_run}
+    return bench_workers.Worker(__file__, request, _worker_env(threads))
 
 
 def available(framework):

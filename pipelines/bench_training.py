@@ -32,15 +32,15 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
+import bench_workers
+from bench_workers import cpu_seconds, max_rss_mb, send, wait_for_go
+
 SCHEMA = "biocnn.bench_training/1"
-PROTOCOL = "@@bench "
 
 #: name -> (model, channels-last input shape, classes, batch size, steps per chunk, model options)
 FAMILIES = {
@@ -216,26 +216,6 @@ def table(results):
 # --------------------------------------------------------------------------- workers
 
 
-def _send(message):
-    sys.__stdout__.write(PROTOCOL + json.dumps(message) + "\n")
-    sys.__stdout__.flush()
-
-
-def _wait_for_go():
-    line = sys.stdin.readline()
-    if line.strip() != "go":
-        raise SystemExit(f"worker: expected 'go' on stdin, got {line!r}")
-
-
-def _cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _max_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
 def _data(spec, seed=0, channels_first=False):
     import numpy as np
 
@@ -254,11 +234,11 @@ def _pacer(chunks):
 
     class Pacer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            _wait_for_go()
-            self.start, self.cpu = time.perf_counter(), _cpu_seconds()
+            wait_for_go()
+            self.start, self.cpu = time.perf_counter(), cpu_seconds()
 
         def on_epoch_end(self, epoch, logs=None):
-            _send({"seconds": time.perf_counter() - self.start, "cpu_seconds": _cpu_seconds() - self.cpu})
+            send({"seconds": time.perf_counter() - self.start, "cpu_seconds": cpu_seconds() - self.cpu})
 
     return Pacer()
 
@@ -280,7 +260,7 @@ def _keras_ready(model, threads, compile_options=None):
         import torch
 
         versions["torch"] = torch.__version__
-    _send({
+    send({
         "parameters": sum(int(keras.ops.size(w)) for w in model.trainable_weights),
         "macs_per_sample": conv_dense_macs(model), "versions": versions,
         "threads": threads, "compile": compile_options or {},
@@ -337,12 +317,12 @@ def worker_torch(spec, chunks, threads):
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = (torch.from_numpy(a) for a in _data(spec, channels_first=True))
     macs = torch_macs(model, (1, shape[-1], *shape[:-1]))
-    _send({"parameters": torch_reference.count_parameters(model), "macs_per_sample": macs,
+    send({"parameters": torch_reference.count_parameters(model), "macs_per_sample": macs,
            "versions": {"torch": torch.__version__}, "threads": threads})
     model.train()
     for chunk in range(chunks):
-        _wait_for_go()
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        wait_for_go()
+        start, cpu = time.perf_counter(), cpu_seconds()
         order = torch.randperm(len(x))
         for step in range(steps):
             index = order[step * batch:(step + 1) * batch]
@@ -350,7 +330,7 @@ def worker_torch(spec, chunks, threads):
             loss = loss_fn(model(x[index]), y[index])
             loss.backward()
             optimizer.step()
-        _send({"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu})
+        send({"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu})
 
 
 def torch_macs(model, input_shape):
@@ -386,7 +366,7 @@ def run_worker(request):
         worker_keras(spec, chunks, threads)
     else:
         worker_torch(spec, chunks, threads)
-    _send({"max_rss_mb": _max_rss_mb()})
+    send({"max_rss_mb": max_rss_mb()})
 
 
 def tiny(spec):
@@ -400,49 +380,19 @@ def tiny(spec):
 # --------------------------------------------------------------------------- parent
 
 
-class Worker:
-    """A framework's subprocess: send 'go', read one JSON message back."""
-
-    def __init__(self, framework, family, chunks, threads, tiny_run, jax_path):
-        env = dict(os.environ)
-        env.update({"OMP_NUM_THREADS": str(threads["intra_op"]), "TF_NUM_INTRAOP_THREADS": str(threads["intra_op"]),
-                    "TF_NUM_INTEROP_THREADS": str(threads["inter_op"])})
-        here = os.path.dirname(os.path.abspath(__file__))
-        paths = [here] + ([jax_path] if framework == "keras_jax" and jax_path else [])
-        env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])
-        if framework in KERAS_BACKEND:
-            env["KERAS_BACKEND"] = KERAS_BACKEND[framework]
-        else:
-            env.pop("KERAS_BACKEND", None)
-        self.name = framework
-        self.log = tempfile.TemporaryFile(mode="w+")
-        request = {"framework": framework, "family": family, "chunks": chunks, "threads": threads, "tiny": tiny_run}
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(request)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
-        )
-
-    def receive(self):
-        for line in self.process.stdout:
-            if line.startswith(PROTOCOL):
-                return json.loads(line[len(PROTOCOL):])
-        self.process.wait()
-        self.log.seek(0)
-        tail = self.log.read()[-3000:]
-        raise RuntimeError(f"the {self.name} worker ended (exit code {self.process.returncode}):\n{tail}")
-
-    def chunk(self):
-        """Seconds and CPU seconds (all threads) of one timed chunk."""
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
-        message = self.receive()
-        return message["seconds"], message["cpu_seconds"]
-
-    def close(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.log.close()
+def Worker(framework, family, chunks, threads, tiny_run, jax_path):
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": str(threads["intra_op"]), "TF_NUM_INTRAOP_THREADS": str(threads["intra_op"]),
+                "TF_NUM_INTEROP_THREADS": str(threads["inter_op"])})
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = [here] + ([jax_path] if framework == "keras_jax" and jax_path else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])
+    if framework in KERAS_BACKEND:
+        env["KERAS_BACKEND"] = KERAS_BACKEND[framework]
+    else:
+        env.pop("KERAS_BACKEND", None)
+    request = {"framework": framework, "family": family, "chunks": chunks, "threads": threads, "tiny": tiny_run}
+    return bench_workers.Worker(__file__, request, env)
 
 
 def bench_family(family, frameworks, warmup, repeats, threads, tiny_run, jax_path, peak):

@@ -15,6 +15,8 @@ SCRIPT = os.path.join(ROOT, "pipelines", "bench_predict.py")
 
 
 def _load():
+    if os.path.dirname(SCRIPT) not in sys.path:  # the script imports bench_workers beside it
+        sys.path.insert(0, os.path.dirname(SCRIPT))
     spec = importlib.util.spec_from_file_location("bench_predict", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

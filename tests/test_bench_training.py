@@ -16,6 +16,8 @@ SCRIPT = os.path.join(ROOT, "pipelines", "bench_training.py")
 
 
 def _load():
+    if os.path.dirname(SCRIPT) not in sys.path:  # the script imports bench_workers beside it
+        sys.path.insert(0, os.path.dirname(SCRIPT))
     spec = importlib.util.spec_from_file_location("bench_training", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
