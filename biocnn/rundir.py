@@ -71,6 +71,21 @@ def _umask():
     return mask
 
 
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (checkpoints, packaged weights).
+
+    Example:
+        >>> path = tempfile.mkstemp()[1]; _ = open(path, "wb").write(b"abc")
+        >>> file_sha256(path)[:12]
+        'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def share_permissions(path):
     """Give ``path`` the permissions of a file (``0666``) or folder (``0777``) under the umask.
 

@@ -9,7 +9,6 @@ uninterrupted one.
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -25,7 +24,8 @@ from biocnn import losses as losses_module
 from biocnn.distribute import is_chief_task, loop, replicas
 from biocnn.optimizers import MomentumSGD
 from biocnn.errors import UserError
-from biocnn.rundir import atomic_path, fingerprint, fingerprint_differences, make_folder, write_json, write_text
+from biocnn.rundir import (atomic_path, file_sha256, fingerprint, fingerprint_differences, make_folder, write_json,
+                           write_text)
 
 #: The commit record of a checkpoint folder: the state of the last finished epoch, naming its
 #: weights file (model and optimizer) and the best epoch's, each with its SHA-256.
@@ -292,14 +292,6 @@ def _to_python(value):
     return value
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class _Checkpointer(keras.callbacks.Callback):
     """Records the history, keeps the best weights and commits what resume needs, each epoch.
 
@@ -351,7 +343,7 @@ class _Checkpointer(keras.callbacks.Callback):
         name = epoch_weights(epoch)
         with atomic_path(os.path.join(self.folder, name), fsync=True) as tmp:
             self.model.save_weights(tmp)
-            digest = _sha256(tmp)  # here: on a worker that is not the chief, the file is discarded
+            digest = file_sha256(tmp)  # here: on a worker that is not the chief, the file is discarded
         last = {"file": name, "sha256": digest}
         weights = {"last": last, "best": last if improved else self._previous_best()}
         state = {
@@ -379,7 +371,7 @@ class _Checkpointer(keras.callbacks.Callback):
         if "weights" in self.state:
             return self.state["weights"].get("best")
         legacy = os.path.join(self.folder, BEST_WEIGHTS)  # a run checkpointed before one-unit commits
-        return {"file": BEST_WEIGHTS, "sha256": _sha256(legacy)} if os.path.exists(legacy) else None
+        return {"file": BEST_WEIGHTS, "sha256": file_sha256(legacy)} if os.path.exists(legacy) else None
 
     def _prune(self):
         # Keep the files of the current and previous states; remove older epochs' weights.
@@ -415,7 +407,7 @@ def _check_state(folder, state):
         path = os.path.join(folder, entry["file"])
         if not os.path.exists(path):
             return f"its {role} weights {entry['file']} are missing"
-        if _sha256(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             return f"its {role} weights {entry['file']} do not match their checksum (a torn or damaged file)"
     return None
 

@@ -23,7 +23,6 @@ come from the caller and are never filled in. Writing is atomic, and the written
 """
 
 import datetime
-import hashlib
 import io
 import json
 import os
@@ -39,6 +38,7 @@ import tensorflow as tf
 from biocnn.export import metadata as metadata_module
 from biocnn.export.card import CARD_FILE, card_markdown, model_card
 from biocnn.export.savedmodel import atomic_folder
+from biocnn.rundir import file_sha256
 
 __all__ = ["RDF_FILE", "to_bioimageio"]
 
@@ -262,14 +262,6 @@ def _cover(run_dir, out_path):
     return os.path.basename(found)
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _value_range(metadata, modality, spec):
     """The input's value range as the run read it, or (None, None) when it is not known."""
     recorded = (metadata.get("input") or {}).get("value_range")
@@ -476,7 +468,7 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
         np.save(os.path.join(tmp, "test_input.npy"), x)
         np.save(os.path.join(tmp, "test_output.npy"), y)
         weights = {"tensorflow_saved_model_bundle": {
-            "source": "tf_saved_model.zip", "sha256": _sha256(os.path.join(tmp, "tf_saved_model.zip")),
+            "source": "tf_saved_model.zip", "sha256": file_sha256(os.path.join(tmp, "tf_saved_model.zip")),
             "tensorflow_version": tf.__version__,
             "comment": "biocnn export (SavedModel); endpoint 'serve' and signature 'serving_default'"}}
         if onnx:
@@ -484,7 +476,7 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
                 from biocnn.export.onnx import to_onnx
 
                 info = to_onnx(export_dir, os.path.join(tmp, "model.onnx"), outputs=["probabilities"])
-                weights["onnx"] = {"source": "model.onnx", "sha256": _sha256(os.path.join(tmp, "model.onnx")),
+                weights["onnx"] = {"source": "model.onnx", "sha256": file_sha256(os.path.join(tmp, "model.onnx")),
                                    "opset_version": info["opset"], "parent": "tensorflow_saved_model_bundle",
                                    "comment": "converted by tf2onnx; onnxruntime matches the SavedModel within "
                                               f"{max(info['max_abs_difference'].values()):.1e}"}
