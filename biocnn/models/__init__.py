@@ -37,7 +37,7 @@ from biocnn.models.alexnet import alexnet
 from biocnn.models.vgg import vgg, vgg11, vgg13, vgg16, vgg19
 from biocnn.models.resnet import resnet, resnet18, resnet34, resnet50, resnet101, resnet152
 from biocnn.models.wide_resnet import wide_resnet
-from biocnn.models.sequence import basset, deepbind, kim_cnn
+from biocnn.models.sequence import basset, deepbind, kim_cnn, seqnet
 
 __all__ = [
     "available", "create", "register", "options", "options_of", "parse_spec", "last_conv_layer_name",
@@ -45,5 +45,5 @@ __all__ = [
     "lenet5", "mlp", "alexnet",
     "vgg", "vgg11", "vgg13", "vgg16", "vgg19",
     "resnet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "wide_resnet", "deepbind", "basset", "kim_cnn",
+    "wide_resnet", "deepbind", "basset", "kim_cnn", "seqnet",
 ]

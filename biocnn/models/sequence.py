@@ -23,7 +23,7 @@ import keras
 from biocnn.models import blocks
 from biocnn.models.registry import register
 
-__all__ = ["deepbind", "basset", "kim_cnn", "BASSET_CONVS", "basset_min_valid_length"]
+__all__ = ["deepbind", "basset", "kim_cnn", "seqnet", "BASSET_CONVS", "basset_min_valid_length"]
 
 #: Basset's convolutions: (filters, width, pool size).
 BASSET_CONVS = ((300, 19, 3), (200, 11, 4), (200, 7, 4))
@@ -310,4 +310,103 @@ def kim_cnn(
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     constraint = None if max_norm is None else keras.constraints.MaxNorm(float(max_norm), axis=0)
     x = blocks.output_head(x, num_classes, head, name, kernel_constraint=constraint)
+    return keras.Model(inputs, x, name=name)
+
+
+@register("seqnet", ranks=(1,))
+def seqnet(
+    input_shape,
+    num_classes,
+    filters=64,
+    kernel_size=9,
+    depth=2,
+    bins=8,
+    hidden_units=64,
+    activation="relu",
+    dropout=0.3,
+    width_multiplier=1.0,
+    head="softmax",
+    name="seqnet",
+):
+    """biocnn's default sequence CNN: it sees both *whether* a motif is there and *where*.
+
+    ``depth`` convolution - batch norm - activation units ('same' padding; the first of width
+    ``kernel_size``, the next of width 5), each but the last followed by max pooling by 2. The
+    last feature map then feeds two read-outs, concatenated: global max pooling over the whole
+    sequence (a motif anywhere, as DeepBind) and max pooling into ``bins`` equal bins, flattened
+    (a motif at a position, as a flattening CNN: splice sites, promoters, TSS-centred windows).
+    Dropout, one hidden layer, dropout, and the output. A DeepBind-style model (global pooling
+    only) cannot tell a donor site at the centre from the same dinucleotide elsewhere; a
+    flattening model has to learn a motif once per position. The two read-outs together serve
+    both kinds of task (measured in ``pipelines/results/defaults_study``).
+
+    Layers, with ``name`` as prefix: ``_input``; for ``i`` in 1..depth ``_conv{i}``,
+    ``_conv{i}_bn``, ``_conv{i}_act`` (and ``_pool{i}`` but for the last); ``_anywhere``
+    (global max), ``_bins`` (pooling into bins), ``_position`` (flattened), ``_features``
+    (concatenated), ``_dropout0``, ``_fc1``, ``_fc1_act``, ``_dropout1``, ``_logits`` and
+    ``_probs``. The first convolution holds the motif detectors (``_conv1``).
+
+    Args:
+        input_shape: ``(length, channels)``, e.g. ``(60, 4)`` for one-hot DNA.
+        num_classes: int, number of outputs.
+        filters: int, channels of every convolution (64).
+        kernel_size: int, width of the first convolution (9: most transcription-factor
+            motifs and splice-site cores fit).
+        depth: int >= 1, convolution units.
+        bins: int >= 1, positional bins of the second read-out (8); 1 makes it a second
+            global max.
+        hidden_units: int >= 1, units of the hidden layer.
+        activation: hidden activation, one of ``blocks.HIDDEN_ACTIVATIONS``.
+        dropout: float in [0, 1), before and after the hidden layer.
+        width_multiplier: positive float scaling ``filters`` and ``hidden_units``.
+        head: ``"softmax"`` (default), ``"sigmoid"``, ``"regression"`` or ``"logits"``/None.
+        name: str, the model name and the prefix of every layer name.
+
+    Returns:
+        keras.Model: the network.
+
+    Raises:
+        ValueError: for a non-1D ``input_shape``, a bad ``num_classes``/``filters``/
+            ``kernel_size``/``depth``/``bins``/``hidden_units``/``dropout``/``width_multiplier``,
+            or an unknown ``activation``/``head``.
+
+    Example:
+        >>> model = seqnet((60, 4), 3)
+        >>> print(model.output_shape, model.count_params())
+        (None, 3) 60547
+    """
+    rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
+    num_classes = blocks.check_num_classes(num_classes, where=name)
+    filters = blocks.check_positive_int(filters, "filters", where=name)
+    kernel_size = blocks.check_positive_int(kernel_size, "kernel_size", where=name)
+    depth = blocks.check_positive_int(depth, "depth", where=name)
+    bins = blocks.check_positive_int(bins, "bins", where=name)
+    hidden_units = blocks.check_positive_int(hidden_units, "hidden_units", where=name)
+    activation = blocks.check_activation(activation, where=name)
+    dropout = blocks.check_rate(dropout, where=name)
+    width = blocks.check_width(width_multiplier, where=name)
+    head = blocks.resolve_head(head, where=name)
+    channels = blocks.scaled(filters, width)
+
+    inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
+    x = inputs
+    for i in range(1, depth + 1):
+        x = blocks.conv_unit(x, rank, channels, kernel_size if i == 1 else 5, activation, f"{name}_conv{i}",
+                             batch_norm=True, padding="same")
+        if i < depth:
+            x = blocks.pool(rank, "max", 2, padding="same", name=f"{name}_pool{i}")(x)
+    anywhere = blocks.global_pool(rank, "max", name=f"{name}_anywhere")(x)
+    length = x.shape[1]
+    if length is None:
+        raise ValueError(f"{name}: needs a fixed sequence length (input_shape[0]), got {tuple(input_shape)}.")
+    size = -(-length // min(bins, length))
+    where = blocks.pool(rank, "max", size, padding="same", name=f"{name}_bins")(x)
+    where = keras.layers.Flatten(name=f"{name}_position")(where)
+    x = keras.layers.Concatenate(name=f"{name}_features")([anywhere, where])
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout0")(x)
+    x = blocks.dense_unit(x, blocks.scaled(hidden_units, width), activation, f"{name}_fc1")
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout1")(x)
+    x = blocks.output_head(x, num_classes, head, name)
     return keras.Model(inputs, x, name=name)
