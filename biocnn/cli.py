@@ -28,32 +28,60 @@ TRAINING_DEFAULTS = {"epochs": 30, "batch_size": 64, "learning_rate": 0.01, "mom
                      "loss": "cross_entropy", "lr_drop_patience": 5, "early_stopping_patience": 10, "seed": 0,
                      "strategy": "default"}
 
-#: Per-modality defaults, the one table. Why each differs from TrainingConfig (30 epochs,
-#: batch 64, lr 0.01, patience 10):
+#: Per-modality defaults, the one table: the bare command of each modality runs this recipe
+#: (model, epochs, batch, learning rate, patience, schedule, label smoothing, augmentation). The
+#: rows for sequences, images and volumes were chosen by the defaults study on validation splits
+#: only (``pipelines/study_defaults.py``, ``pipelines/results/defaults_study``) and are measured
+#: on the test splits by ``pipelines/benchmark_defaults.py``. ``None`` in the ``cv`` row: the
+#: value of the source's own modality (a CV of images trains what ``biocnn images`` trains).
 #:
-#: ========== ====== ===== ===== ======== ======== ===========================================================
-#: modality   epochs batch lr    patience model    reason
-#: ========== ====== ===== ===== ======== ======== ===========================================================
-#: sequences  60     64    0.01  12       deepbind thousands of short one-hot inputs: cheap epochs, slow start
-#:                                                 (the recorded splice run, 0.953 / 0.994, used these)
-#: images     40     32    0.01  10       resnet18 a few hundred to thousands of images; batch 32 fits a
-#:                                                 ResNet-18 on 2 CPU cores and small GPUs
-#: npz        40     64    0.02  10       lenet5   the README's main job (BreastMNIST LeNet-5 0.821 / 0.811):
-#:                                                 a small network on 28x28 inputs takes the larger step
-#: volumes    30     32    0.01  10       resnet18 3D epochs are costly; 30 suffice for MedMNIST3D
-#: transfer   20     32    0.01  10       ResNet50 a pretrained backbone converges in few epochs
-#: cv         30     64    0.01  10       (source) each of k folds trains a model: fewer epochs
-#: compare    30     32    0.02  1000     lenet5   AlexNet's Figure 1 protocol: a fixed budget, no early stop
-#: ========== ====== ===== ===== ======== ======== ===========================================================
+#: ========== ====== ===== ===== ======== =========== ===========================================================
+#: modality   epochs batch lr    patience model       reason
+#: ========== ====== ===== ===== ======== =========== ===========================================================
+#: sequences  60     64    0.01  12       seqnet      reads whether a motif is there and where (splice sites need
+#:                                                    where; binding sites whether); cheap epochs, slow start
+#: images     40     32    0.01  10       resnet18    a few hundred to thousands of images
+#: npz        40     64    0.02  10       lenet5      the README's main job (BreastMNIST LeNet-5 0.821 / 0.811)
+#: volumes    30     32    0.01  10       resnet18    3D epochs are costly
+#: transfer   20     32    0.01  10       ResNet50    a pretrained backbone converges in few epochs
+#: cv         (source's modality)                     each fold trains what the modality's command trains
+#: compare    30     32    0.02  1000     lenet5      AlexNet's Figure 1 protocol: a fixed budget, no early stop
+#: ========== ====== ===== ===== ======== =========== ===========================================================
+_RECIPE = {"schedule": "plateau", "warmup_epochs": 0, "label_smoothing": 0.0, "augment": "none"}
 MODALITY_DEFAULTS = {
-    "sequences": {"epochs": 60, "batch_size": 64, "lr": 0.01, "patience": 12, "model": "deepbind"},
-    "images": {"epochs": 40, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18"},
-    "npz": {"epochs": 40, "batch_size": 64, "lr": 0.02, "patience": 10, "model": "lenet5"},
-    "volumes": {"epochs": 30, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18"},
-    "transfer": {"epochs": 20, "batch_size": 32, "lr": 0.01, "patience": 10, "model": None},
-    "cv": {"epochs": 30, "batch_size": 64, "lr": 0.01, "patience": 10, "model": None},
-    "compare": {"epochs": 30, "batch_size": 32, "lr": 0.02, "patience": 1000, "model": "lenet5"},
+    "sequences": {"epochs": 60, "batch_size": 64, "lr": 0.01, "patience": 12, "model": "seqnet", **_RECIPE},
+    "images": {"epochs": 40, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18", **_RECIPE},
+    "npz": {"epochs": 40, "batch_size": 64, "lr": 0.02, "patience": 10, "model": "lenet5", **_RECIPE},
+    "volumes": {"epochs": 30, "batch_size": 32, "lr": 0.01, "patience": 10, "model": "resnet18", **_RECIPE},
+    "transfer": {"epochs": 20, "batch_size": 32, "lr": 0.01, "patience": 10, "model": None, **_RECIPE},
+    "cv": {key: None for key in ("epochs", "batch_size", "lr", "patience", "model", *_RECIPE)},
+    "compare": {"epochs": 30, "batch_size": 32, "lr": 0.02, "patience": 1000, "model": "lenet5", **_RECIPE},
 }
+
+#: The parsed-argument name of each key of a :data:`MODALITY_DEFAULTS` row.
+_ARGUMENT = {"lr": "lr", "epochs": "epochs", "batch_size": "batch_size", "patience": "patience", "model": "model",
+             "schedule": "schedule", "warmup_epochs": "warmup_epochs", "label_smoothing": "label_smoothing",
+             "augment": "augment"}
+
+
+def fill_defaults(args, modality):
+    """Give every flag left at ``None`` (the ``cv`` row) the value of ``modality``'s row.
+
+    Example:
+        >>> import argparse
+        >>> args = argparse.Namespace(epochs=None, batch_size=8, lr=None, patience=None, model=None,
+        ...                           schedule=None, warmup_epochs=None, label_smoothing=None, augment=None)
+        >>> fill_defaults(args, "sequences").batch_size, args.model
+        (8, 'seqnet')
+    """
+    row = _defaults(modality)
+    for key, name in _ARGUMENT.items():
+        if getattr(args, name, 0) is None:
+            setattr(args, name, row[key])
+    return args
+
+
+_SOURCE_DEFAULT = "(default: the source modality's, from biocnn.cli.MODALITY_DEFAULTS)"
 
 #: ``--augment`` given without a value: the modality's own policy.
 DEFAULT_POLICY = {"sequences": "sequence", "images": "microscopy", "npz": "microscopy", "volumes": "volume",
@@ -75,7 +103,7 @@ def _defaults(modality):
     if modality is None:
         return {"epochs": TRAINING_DEFAULTS["epochs"], "batch_size": TRAINING_DEFAULTS["batch_size"],
                 "lr": TRAINING_DEFAULTS["learning_rate"], "patience": TRAINING_DEFAULTS["early_stopping_patience"],
-                "model": None}
+                "model": None, **_RECIPE}
     if modality not in MODALITY_DEFAULTS:
         raise ValueError(f"cli: unknown modality {modality!r}; one of {', '.join(MODALITY_DEFAULTS)}.")
     return MODALITY_DEFAULTS[modality]
@@ -97,7 +125,8 @@ def add_model_arguments(parser, modality=None, default=None, augment=True):
     default = default or _defaults(modality)["model"]
     group.add_argument("--model", default=default, metavar="NAME[:k=v,...]",
                        help="a registered model with options, e.g. resnet18:width_multiplier=0.25,dropout=0.2 "
-                            "(list them: biocnn models)" + (" (default %(default)s)" if default else ""))
+                            "(list them: biocnn models) " + (
+                            "(default %(default)s)" if default else _SOURCE_DEFAULT if modality == "cv" else ""))
     group.add_argument("--model-option", type=_model_option, action="extend", nargs="+", default=[],
                        metavar="KEY=VALUE", help=argparse.SUPPRESS)  # old spelling of --model NAME:KEY=VALUE
     group.add_argument("--width", type=float, help=argparse.SUPPRESS)  # old spelling of :width_multiplier=W
@@ -109,9 +138,11 @@ def add_model_arguments(parser, modality=None, default=None, augment=True):
 def add_augment_argument(parser, modality=None):
     """``--augment [POLICY|SPEC]``: absent: none; alone: the modality's policy (:data:`DEFAULT_POLICY`)."""
     const = DEFAULT_POLICY.get(modality) or "none"
-    parser.add_argument("--augment", nargs="?", const=const, default="none", metavar="POLICY|SPEC",
+    default = _defaults(modality)["augment"]
+    shown = _SOURCE_DEFAULT if default is None else f"(default: {default})"
+    parser.add_argument("--augment", nargs="?", const=const, default=default, metavar="POLICY|SPEC",
                         help=f"training augmentation: a policy ({', '.join(POLICIES)}) or a spec such as "
-                             f"'flip,rotation=15,contrast=0.2'; --augment alone: {const} (default: none)")
+                             f"'flip,rotation=15,contrast=0.2', or none; --augment alone: {const} {shown}")
 
 
 def _model_option(text):
@@ -200,18 +231,24 @@ def add_training_arguments(parser, modality=None, out=True):
         out: also add ``--out --overwrite --resume --export --tensorboard``.
     """
     d = _defaults(modality)
+
+    def shown(key):
+        return _SOURCE_DEFAULT if d[key] is None else "(default %(default)s)"
+
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=d["epochs"], help="most epochs (default %(default)s)")
-    group.add_argument("--batch-size", type=int, default=d["batch_size"], help="mini-batch size (default %(default)s)")
+    group.add_argument("--epochs", type=int, default=d["epochs"], help=f"most epochs {shown('epochs')}")
+    group.add_argument("--batch-size", type=int, default=d["batch_size"],
+                       help=f"mini-batch size {shown('batch_size')}")
     group.add_argument("--lr", type=_learning_rate, default=d["lr"],
                        help="initial (or peak) learning rate, or 'auto': a learning-rate range test picks it before "
-                            "training (default %(default)s)")
-    group.add_argument("--schedule", choices=("plateau", "cosine", "onecycle"), default="plateau",
+                            f"training {shown('lr')}")
+    group.add_argument("--schedule", choices=("plateau", "cosine", "onecycle"), default=d["schedule"],
                        help="plateau: divide the rate by 10 when validation stalls; cosine: warm up over "
-                            "--warmup-epochs, then a half cosine to 0; onecycle: Smith's one-cycle (default %(default)s)")
-    group.add_argument("--warmup-epochs", type=int, default=0, help="linear warm-up epochs for --schedule cosine")
-    group.add_argument("--label-smoothing", type=float, default=0.0,
-                       help="cross-entropy label smoothing in [0, 1) (default %(default)s)")
+                            f"--warmup-epochs, then a half cosine to 0; onecycle: Smith's one-cycle {shown('schedule')}")
+    group.add_argument("--warmup-epochs", type=int, default=d["warmup_epochs"],
+                       help=f"linear warm-up epochs for --schedule cosine {shown('warmup_epochs')}")
+    group.add_argument("--label-smoothing", type=float, default=d["label_smoothing"],
+                       help=f"cross-entropy label smoothing in [0, 1) {shown('label_smoothing')}")
     group.add_argument("--class-weight", choices=("balanced",),
                        help="balanced: weigh each class by n / (k * n_class) in the loss, for imbalanced labels")
     group.add_argument("--momentum", type=float, default=TRAINING_DEFAULTS["momentum"],
@@ -224,7 +261,7 @@ def add_training_arguments(parser, modality=None, out=True):
                        help="epochs without validation improvement before the learning rate is divided by 10 "
                             "(default %(default)s)")
     group.add_argument("--patience", type=int, default=d["patience"],
-                       help="epochs without validation improvement before stopping (default %(default)s)")
+                       help=f"epochs without validation improvement before stopping {shown('patience')}")
     group.add_argument("--seed", type=int, default=TRAINING_DEFAULTS["seed"],
                        help="seed for initialisation and data order (default %(default)s)")
     group.add_argument("--strategy", choices=STRATEGIES, default=TRAINING_DEFAULTS["strategy"],

@@ -27,7 +27,7 @@ def small_npz(tmp_path_factory):
 
 
 def test_fold_jobs_then_collect_equal_one_run(small_npz, tmp_path):
-    common = ["--npz", small_npz, "--folds", "3", "--epochs", "1", "--batch-size", "16", "--seed", "4"]
+    common = ["--npz", small_npz, "--folds", "3", "--epochs", "1", "--batch-size", "16", "--seed", "4", "--model", "lenet5"]
     whole = _run(*common, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     assert "accuracy:" in whole.stdout and "95% CI" in whole.stdout

@@ -410,22 +410,22 @@ def test_deepbind_parameter_count_by_hand():
 
 def test_seqnet_parameter_count_and_both_readouts_by_hand():
     model = models.seqnet((60, 4), 3)
-    convs = (9 * 4 * 64 + 64) + (5 * 64 * 64 + 64)
-    norms = 4 * 64 * 2  # gamma, beta, moving mean and variance of two batch norms
-    features = 64 + 8 * 64  # global max (anywhere) + 8 positional bins of the 30-long map
+    convs = (9 * 4 * 64 + 64) + (5 * 64 * 64 + 64) + (64 * 8 + 8)  # two units and the 1x1 of the bins
+    features = 64 + 8 * 8  # global max (anywhere) + 8 positional bins of 8 values
     dense = (features * 64 + 64) + (64 * 3 + 3)
-    assert model.count_params() == convs + norms + dense == 60_547
+    assert model.count_params() == convs + dense == 31_883
+    assert models.seqnet((60, 4), 3, batch_norm=True).count_params() == 31_883 + 4 * 64 * 2
     # The two read-outs against NumPy on the last feature map (30 positions -> 8 bins of 4; 'same'
     # pads the two missing positions one at each end, as TensorFlow does).
     x = _batch((60, 4), n=2)
     probe = keras.Model(model.input, [model.get_layer(n).output for n in
-                                      ("seqnet_conv2_act", "seqnet_anywhere", "seqnet_position")])
+                                      ("seqnet_conv2_act", "seqnet_anywhere", "seqnet_bins")])
     fmap, anywhere, position = [_numpy(t) for t in probe(x)]
     assert fmap.shape == (2, 30, 64)
     np.testing.assert_allclose(anywhere, fmap.max(axis=1), rtol=1e-6)
     edge = np.full((2, 1, 64), -np.inf)
     padded = np.concatenate([edge, fmap, edge], axis=1)
-    np.testing.assert_allclose(position, padded.reshape(2, 8, 4, 64).max(axis=2).reshape(2, -1), rtol=1e-6)
+    np.testing.assert_allclose(position, padded.reshape(2, 8, 4, 64).max(axis=2), rtol=1e-6)
     assert models.last_conv_layer_name(model) == "seqnet_conv2_act"
     with pytest.raises(ValueError, match=r"seqnet: bins must be a positive int"):
         models.seqnet((60, 4), 3, bins=0)

@@ -26,14 +26,11 @@ import sys
 
 from biocnn import cli
 
-DEFAULT_MODELS = {"sequences": "deepbind", "images": "lenet5", "volumes": "lenet5"}
-
-
 def build_parser():
     parser = cli.parser(__doc__)
     cli.add_source_arguments(parser, stream=False)
     cli.add_split_arguments(parser, val_size=0.15, test=False)
-    cli.add_model_arguments(parser, "cv")  # --model default: lenet5 for images and volumes, deepbind for sequences
+    cli.add_model_arguments(parser, "cv")  # every default: the source modality's (cli.fill_defaults)
     folds = parser.add_argument_group("cross-validation")
     folds.add_argument("--folds", type=int, default=5, help="number of folds (default %(default)s)")
     folds.add_argument("--search", help="JSON search space: nested search inside every fold with --nested")
@@ -75,9 +72,9 @@ def main(argv=None):
     if args.search and not args.nested:
         raise ValueError("--search runs inside every fold: add --nested (a search outside the folds would "
                          "select on the test data and bias the estimate).")
-    config = cli.training_config(args)
     source = cli.open_source(args)
-    args.model = args.model or DEFAULT_MODELS[source.modality]
+    cli.fill_defaults(args, source.modality)
+    config = cli.training_config(args)
     model_name, model_options = cli.model_spec(args)
     space = read_space(args.search)
     if space:

@@ -3,17 +3,22 @@
 Every zoo model names its layers ``f"{model.name}_..."`` (see each constructor's docstring),
 and :func:`last_conv_layer_name` finds the last convolutional feature map by a rule that holds
 for all of them: the last layer, in the model's (topological) layer order, whose output still
-has spatial axes and which is not a pooling, dropout or padding layer. That is the block output
+has spatial axes and which is not a pooling, dropout or padding layer, nor a read-out (a layer
+whose name ends in ``_readout``, such as seqnet's 1x1 convolution of its positional bins). That
+is the block output
 ``{name}_conv5_block{n}_out`` of a ResNet (as in keras.applications), ``{name}_final_act`` of a
 wide ResNet, ``{name}_block5_conv{n}_act`` of a VGG, ``{name}_conv5_act`` of AlexNet,
-``{name}_conv2_act`` of LeNet-5, and ``{name}_concat`` of Kim's CNN.
+``{name}_conv2_act`` of LeNet-5 and of seqnet, and ``{name}_concat`` of Kim's CNN.
 """
 
 import keras
 
 from biocnn.models import blocks
 
-__all__ = ["last_conv_layer_name"]
+__all__ = ["last_conv_layer_name", "READOUT_SUFFIX"]
+
+#: A layer named ``..._readout`` reads the feature map out (it is not a feature map itself).
+READOUT_SUFFIX = "_readout"
 
 _SKIPPED = tuple(
     {cls for table in (blocks.MAX_POOL, blocks.AVG_POOL) for cls in table.values()}
@@ -49,7 +54,7 @@ def last_conv_layer_name(model):
     """
     rank = len(model.inputs[0].shape) - 2
     for layer in reversed(model.layers):
-        if isinstance(layer, _SKIPPED):
+        if isinstance(layer, _SKIPPED) or layer.name.endswith(READOUT_SUFFIX):
             continue
         outputs = keras.tree.flatten(layer.output)
         if len(outputs) == 1 and rank >= 1 and len(outputs[0].shape) == rank + 2:

@@ -20,7 +20,7 @@ import numbers
 
 import keras
 
-from biocnn.models import blocks
+from biocnn.models import blocks, naming
 from biocnn.models.registry import register
 
 __all__ = ["deepbind", "basset", "kim_cnn", "seqnet", "BASSET_CONVS", "basset_min_valid_length"]
@@ -321,43 +321,51 @@ def seqnet(
     kernel_size=9,
     depth=2,
     bins=8,
+    bin_channels=8,
     hidden_units=64,
     activation="relu",
     dropout=0.3,
+    batch_norm=False,
     width_multiplier=1.0,
     head="softmax",
     name="seqnet",
 ):
     """biocnn's default sequence CNN: it sees both *whether* a motif is there and *where*.
 
-    ``depth`` convolution - batch norm - activation units ('same' padding; the first of width
+    ``depth`` convolution - activation units ('same' padding; the first of width
     ``kernel_size``, the next of width 5), each but the last followed by max pooling by 2. The
     last feature map then feeds two read-outs, concatenated: global max pooling over the whole
-    sequence (a motif anywhere, as DeepBind) and max pooling into ``bins`` equal bins, flattened
-    (a motif at a position, as a flattening CNN: splice sites, promoters, TSS-centred windows).
-    Dropout, one hidden layer, dropout, and the output. A DeepBind-style model (global pooling
-    only) cannot tell a donor site at the centre from the same dinucleotide elsewhere; a
-    flattening model has to learn a motif once per position. The two read-outs together serve
-    both kinds of task (measured in ``pipelines/results/defaults_study``).
+    sequence (a motif anywhere, as DeepBind) and max pooling into ``bins`` equal bins, each
+    reduced by a 1x1 convolution to ``bin_channels`` values and flattened (a motif at a
+    position, as a flattening CNN: splice sites, promoters, TSS-centred windows). Then one
+    hidden layer, dropout and the output. A DeepBind-style model (global pooling only) cannot
+    tell a donor site at the centre from the same dinucleotide elsewhere; a flattening model has
+    to learn a motif once per position and over-fits where only presence matters. The narrow
+    positional read-out serves both kinds of task (``pipelines/results/defaults_study``).
 
-    Layers, with ``name`` as prefix: ``_input``; for ``i`` in 1..depth ``_conv{i}``,
-    ``_conv{i}_bn``, ``_conv{i}_act`` (and ``_pool{i}`` but for the last); ``_anywhere``
-    (global max), ``_bins`` (pooling into bins), ``_position`` (flattened), ``_features``
-    (concatenated), ``_dropout0``, ``_fc1``, ``_fc1_act``, ``_dropout1``, ``_logits`` and
-    ``_probs``. The first convolution holds the motif detectors (``_conv1``).
+    Batch norm is off by default: on a few thousand sequences its running statistics lag the
+    weights for the first epochs, validation stalls, and the plateau rule cuts the learning rate
+    before anything is learnt (measured on the motif task: chance level with it, 0.77 without).
+
+    Layers, with ``name`` as prefix: ``_input``; for ``i`` in 1..depth ``_conv{i}``
+    (``_conv{i}_bn``), ``_conv{i}_act`` (and ``_pool{i}`` but for the last); ``_anywhere``
+    (global max), ``_bins`` (pooling into bins), ``_bins_readout`` (1x1), ``_position``
+    (flattened), ``_features`` (concatenated), ``_fc1``, ``_fc1_act``, ``_dropout1``,
+    ``_logits`` and ``_probs``. The first convolution holds the motif detectors (``_conv1``).
 
     Args:
         input_shape: ``(length, channels)``, e.g. ``(60, 4)`` for one-hot DNA.
         num_classes: int, number of outputs.
         filters: int, channels of every convolution (64).
         kernel_size: int, width of the first convolution (9: most transcription-factor
-            motifs and splice-site cores fit).
+            motifs and splice-site cores fit; deeper units widen the receptive field).
         depth: int >= 1, convolution units.
-        bins: int >= 1, positional bins of the second read-out (8); 1 makes it a second
-            global max.
+        bins: int >= 1, positional bins of the second read-out (8).
+        bin_channels: int >= 1, values per bin after the 1x1 convolution (8).
         hidden_units: int >= 1, units of the hidden layer.
         activation: hidden activation, one of ``blocks.HIDDEN_ACTIVATIONS``.
-        dropout: float in [0, 1), before and after the hidden layer.
+        dropout: float in [0, 1), after the hidden layer.
+        batch_norm: bool, batch norm after every convolution (off; see above).
         width_multiplier: positive float scaling ``filters`` and ``hidden_units``.
         head: ``"softmax"`` (default), ``"sigmoid"``, ``"regression"`` or ``"logits"``/None.
         name: str, the model name and the prefix of every layer name.
@@ -367,13 +375,13 @@ def seqnet(
 
     Raises:
         ValueError: for a non-1D ``input_shape``, a bad ``num_classes``/``filters``/
-            ``kernel_size``/``depth``/``bins``/``hidden_units``/``dropout``/``width_multiplier``,
-            or an unknown ``activation``/``head``.
+            ``kernel_size``/``depth``/``bins``/``bin_channels``/``hidden_units``/``dropout``/
+            ``width_multiplier``, or an unknown ``activation``/``head``.
 
     Example:
         >>> model = seqnet((60, 4), 3)
         >>> print(model.output_shape, model.count_params())
-        (None, 3) 60547
+        (None, 3) 31883
     """
     rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
     num_classes = blocks.check_num_classes(num_classes, where=name)
@@ -381,6 +389,7 @@ def seqnet(
     kernel_size = blocks.check_positive_int(kernel_size, "kernel_size", where=name)
     depth = blocks.check_positive_int(depth, "depth", where=name)
     bins = blocks.check_positive_int(bins, "bins", where=name)
+    bin_channels = blocks.check_positive_int(bin_channels, "bin_channels", where=name)
     hidden_units = blocks.check_positive_int(hidden_units, "hidden_units", where=name)
     activation = blocks.check_activation(activation, where=name)
     dropout = blocks.check_rate(dropout, where=name)
@@ -392,7 +401,7 @@ def seqnet(
     x = inputs
     for i in range(1, depth + 1):
         x = blocks.conv_unit(x, rank, channels, kernel_size if i == 1 else 5, activation, f"{name}_conv{i}",
-                             batch_norm=True, padding="same")
+                             batch_norm=bool(batch_norm), padding="same")
         if i < depth:
             x = blocks.pool(rank, "max", 2, padding="same", name=f"{name}_pool{i}")(x)
     anywhere = blocks.global_pool(rank, "max", name=f"{name}_anywhere")(x)
@@ -401,10 +410,9 @@ def seqnet(
         raise ValueError(f"{name}: needs a fixed sequence length (input_shape[0]), got {tuple(input_shape)}.")
     size = -(-length // min(bins, length))
     where = blocks.pool(rank, "max", size, padding="same", name=f"{name}_bins")(x)
+    where = blocks.conv(rank, bin_channels, 1, name=f"{name}_bins{naming.READOUT_SUFFIX}")(where)
     where = keras.layers.Flatten(name=f"{name}_position")(where)
     x = keras.layers.Concatenate(name=f"{name}_features")([anywhere, where])
-    if dropout:
-        x = keras.layers.Dropout(dropout, name=f"{name}_dropout0")(x)
     x = blocks.dense_unit(x, blocks.scaled(hidden_units, width), activation, f"{name}_fc1")
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout1")(x)

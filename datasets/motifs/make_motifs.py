@@ -29,7 +29,7 @@ import numpy as np
 LENGTH = 200
 PER_CLASS = 1500
 GC = 0.42
-CONSENSUS_P = 0.7
+CONSENSUS_P = 0.85
 MOTIFS = {"CTCF": "CCGCGNGGNGGCAG", "AP1": "TGASTCA"}
 IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "N": "ACGT", "S": "CG"}
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
