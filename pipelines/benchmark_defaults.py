@@ -2,7 +2,8 @@
 
 "Bare" means the command a user types with only the input named: no model, learning-rate, epoch or
 recipe flags (``study_defaults.DATASETS``). Each run is its own process; the table holds the mean
-+- sd over seeds of test accuracy and macro AUROC (the test split, read once per run here; the
++- sd over seeds of test accuracy and macro AUROC, the run's CPU seconds (user + system: on 2 idle
+cores its wall time lies between half of it and all of it, whatever else shared the machine) (the test split, read once per run here; the
 defaults were chosen on validation by ``pipelines/study_defaults.py``), validation too, wall time
 and parameters, and writes it atomically to ``--out`` (CSV, JSON and a Markdown table for the
 README).
@@ -48,7 +49,7 @@ def write_atomic(path, text):
 
 
 def table(results):
-    lines = ["| data set | command | test accuracy | test AUROC | val accuracy | val AUROC | wall s (max) | "
+    lines = ["| data set | command | test accuracy | test AUROC | val accuracy | val AUROC | CPU s (max) | "
              "parameters | published (accuracy / AUROC) |", "|---" * 9 + "|"]
     for name, runs in results.items():
         acc, auc = [r["test_accuracy"] for r in runs], [r["test_auroc"] for r in runs]
@@ -59,7 +60,7 @@ def table(results):
             f"| {name} | `biocnn {' '.join(study_defaults.DATASETS[name])}` | "
             f"{statistics.mean(acc):.3f} +- {sd(acc):.3f} | {statistics.mean(auc):.3f} +- {sd(auc):.3f} | "
             f"{statistics.mean(vacc):.3f} +- {sd(vacc):.3f} | {statistics.mean(vauc):.3f} +- {sd(vauc):.3f} | "
-            f"{max(r['wall_s'] for r in runs):.0f} | {runs[0]['parameters']:,} | {published} |")
+            f"{max(r['cpu_s'] for r in runs):.0f} | {runs[0]['parameters']:,} | {published} |")
     return "\n".join(lines) + "\n"
 
 
@@ -69,15 +70,22 @@ def main(argv=None):
                         default=list(study_defaults.DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", default=OUT, help="folder for benchmark.csv/.json/.md (default %(default)s)")
+    parser.add_argument("--collect", nargs="+", metavar="JSON",
+                        help="no runs: merge the benchmark.json files of earlier invocations into --out")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     results, rows = {}, []
-    for name in args.datasets:
+    for path in args.collect or []:
+        with open(path) as handle:
+            rows.extend(json.load(handle)["runs"])
+    for row in rows:
+        results.setdefault(row["dataset"], []).append(row)
+    for name in [] if args.collect else args.datasets:
         for seed in args.seeds:
-            metrics, config, epochs_run, wall = study_defaults.run(name, [], seed)
+            metrics, config, epochs_run, wall, cpu = study_defaults.run(name, [], seed)
             row = {"dataset": name, "seed": seed, "model": config["model"]["name"],
                    "parameters": config["model"]["parameters"], "best_epoch": metrics.get("best_epoch"),
-                   "epochs_run": epochs_run, "wall_s": round(wall, 1)}
+                   "epochs_run": epochs_run, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
             for split in ("val", "test"):
                 row[f"{split}_accuracy"] = round(metrics[split]["accuracy"], 4)
                 row[f"{split}_auroc"] = round(metrics[split]["auroc"], 4)
@@ -85,7 +93,7 @@ def main(argv=None):
             results.setdefault(name, []).append(row)
             print(f"{name:12s} seed {seed}: test accuracy {row['test_accuracy']:.4f} AUROC {row['test_auroc']:.4f} "
                   f"(val {row['val_accuracy']:.4f} / {row['val_auroc']:.4f}; {row['model']}, best epoch "
-                  f"{row['best_epoch']}/{epochs_run}, {wall:.0f} s)", flush=True)
+                  f"{row['best_epoch']}/{epochs_run}, {wall:.0f} s wall, {cpu:.0f} CPU s)", flush=True)
     fields = list(rows[0])
     with open(os.path.join(args.out, "benchmark.csv.tmp"), "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)

@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,21 +46,25 @@ CANDIDATES = {
 }
 
 FIELDS = ["dataset", "candidate", "seed", "val_accuracy", "val_auroc", "best_epoch", "epochs_run", "wall_s",
-          "parameters", "flags"]
+          "cpu_s", "parameters", "flags"]
 
 
 def run(dataset, flags, seed, keep=None):
     """Run the bare command of ``dataset`` plus ``flags`` once.
 
     Returns:
-        (metrics.json, config.json, epochs run, wall seconds) of the run.
+        (metrics.json, config.json, epochs run, wall seconds, CPU seconds) of the run. CPU
+        seconds (user + system of the process) do not grow when other jobs share the machine:
+        CPU seconds / 2 is the wall time on 2 idle cores, give or take the part that ran on one.
     """
     folder = keep or tempfile.mkdtemp(prefix=f"study_{dataset}_")
     command = [sys.executable, "-m", "biocnn", *DATASETS[dataset], *flags, "--seed", str(seed),
                "--out", folder, "--overwrite"]
-    start = time.perf_counter()
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode:
         sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
         raise SystemExit(f"study: {dataset} {' '.join(flags)} seed {seed} failed (exit {done.returncode}): "
@@ -72,16 +77,16 @@ def run(dataset, flags, seed, keep=None):
         epochs_run = sum(1 for _ in csv.DictReader(handle))
     if keep is None:
         shutil.rmtree(folder, ignore_errors=True)
-    return metrics, config, epochs_run, wall
+    return metrics, config, epochs_run, wall, cpu
 
 
 def run_one(dataset, candidate, flags, seed, keep=None):
     """Run one candidate once; return its row (validation metrics only)."""
-    metrics, config, epochs_run, wall = run(dataset, flags, seed, keep=keep)
+    metrics, config, epochs_run, wall, cpu = run(dataset, flags, seed, keep=keep)
     return {"dataset": dataset, "candidate": candidate, "seed": seed,
             "val_accuracy": round(metrics["val"]["accuracy"], 4), "val_auroc": round(metrics["val"]["auroc"], 4),
             "best_epoch": metrics.get("best_epoch"), "epochs_run": epochs_run, "wall_s": round(wall, 1),
-            "parameters": config["model"]["parameters"], "flags": " ".join(flags)}
+            "cpu_s": round(cpu, 1), "parameters": config["model"]["parameters"], "flags": " ".join(flags)}
 
 
 def append(path, row):

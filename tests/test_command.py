@@ -66,6 +66,24 @@ def test_defaults_come_from_the_one_table():
         row = cli.MODALITY_DEFAULTS[modality]
         assert (args.epochs, args.batch_size, args.lr, args.patience) == (
             row["epochs"], row["batch_size"], row["lr"], row["patience"]), name
+        assert (args.schedule, args.warmup_epochs, args.label_smoothing, getattr(args, "augment", "none")) == (
+            row["schedule"], row["warmup_epochs"], row["label_smoothing"], row["augment"]), name
+        if name not in ("transfer", "cv", "compare"):  # transfer: --backbone; compare: --models
+            assert args.model == row["model"], name
+
+
+def test_cv_trains_what_the_source_modality_trains():
+    from biocnn.commands import crossval
+
+    args = crossval.build_parser().parse_args(["--out", "x", "--epochs", "3"])
+    assert args.model is None and args.augment is None  # decided once the source is known
+    for modality in ("sequences", "images", "volumes"):
+        filled = cli.fill_defaults(crossval.build_parser().parse_args(["--out", "x", "--epochs", "3"]), modality)
+        row = cli.MODALITY_DEFAULTS[modality]
+        assert filled.epochs == 3  # a flag the user gave is kept
+        assert (filled.model, filled.batch_size, filled.lr, filled.augment, filled.schedule) == (
+            row["model"], row["batch_size"], row["lr"], row["augment"], row["schedule"]), modality
+    assert set(cli.MODALITY_DEFAULTS["cv"]) == set(cli.MODALITY_DEFAULTS["images"])
 
 
 def test_static_names_equal_the_library_ones():

@@ -20,6 +20,7 @@ vgg11, vgg13, vgg16, vgg19      1 2 3  VGG (Simonyan and Zisserman, 2015)
 resnet18, 34, 50, 101, 152      1 2 3  ResNet (He et al., 2016), ``plain=True`` too
 wide_resnet                     1 2 3  WRN-d-k (Zagoruyko and Komodakis, 2016)
 deepbind, basset, kim_cnn       1      sequence CNNs (2015, 2016, 2014)
+seqnet                          1      biocnn's default: whether and where a motif is
 ==============================  =====  ============================================
 
 Shared options: ``activation`` (``"relu"`` default, ``"leaky_relu"``, ``"tanh"``,
