@@ -38,6 +38,7 @@ import biocnn  # noqa: F401  (before keras: biocnn sets TensorFlow's CPU default
 import keras
 from biocnn import cli, experiment, training
 from biocnn.data import load_idx_pair
+from biocnn.data.preprocess import SpatialResize
 from biocnn.rundir import RunDirectory, atomic_path, file_sha256
 from biocnn.splits import holdout_split
 from biocnn.utils import did_you_mean
@@ -109,7 +110,7 @@ def build(backbone_name, size, num_classes, bn_momentum=None):
     preprocess = getattr(keras.applications, FAMILIES[backbone_name]).preprocess_input
     inputs = keras.Input((28, 28, 1), name="image")
     rgb = keras.layers.Concatenate(name="grey_to_rgb")([inputs, inputs, inputs])
-    resized = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(rgb)
+    resized = SpatialResize((size, size), name="resize")(rgb)
     features = application(preprocess(resized))
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="fashion_mnist_head")(features)
     return keras.Model(inputs, outputs, name=f"{backbone_name.lower()}_fashion_mnist"), application
