@@ -528,6 +528,64 @@ def resolve_head(head, output_activation=FROM_HEAD, where=""):
     return legacy
 
 
+#: Why residual networks refuse ``activation="maxout"``.
+RESIDUAL_NO_MAXOUT = (
+    "a maxout unit doubles the channels of the convolution before it, which breaks the "
+    "residual shapes; use 'relu', 'leaky_relu', 'tanh' or 'sigmoid'"
+)
+
+
+def check_residual_options(input_shape, num_classes, *, activation, dropout, width_multiplier, pooling, head,
+                           where):
+    """Check the options every residual network (ResNet, wide ResNet) shares, and return them.
+
+    Returns:
+        ``(rank, num_classes, activation, dropout, width_multiplier, head)``, each as checked.
+
+    Raises:
+        ValueError: an unsupported ``input_shape``, bad ``num_classes``, an unknown activation
+            or ``"maxout"`` (:data:`RESIDUAL_NO_MAXOUT`), a bad ``dropout`` or
+            ``width_multiplier``, an unknown ``pooling`` or ``head``.
+
+    Example:
+        >>> check_residual_options((32, 32, 3), 10, activation="relu", dropout=0, width_multiplier=1,
+        ...                        pooling="avg", head="softmax", where="net")
+        (2, 10, 'relu', 0.0, 1.0, 'softmax')
+    """
+    rank = rank_of(input_shape, where=where)
+    num_classes = check_num_classes(num_classes, where=where)
+    activation = check_activation(activation, where=where, maxout=False, why_not_maxout=RESIDUAL_NO_MAXOUT)
+    dropout = check_rate(dropout, where=where)
+    width = check_width(width_multiplier, where=where)
+    look_up("pooling", pooling, GLOBAL_POOL, where=where)
+    return rank, num_classes, activation, dropout, width, resolve_head(head, where=where)
+
+
+def residual(x, y, stride, project, name):
+    """``y`` plus the shortcut of the block input ``x``: ``x`` itself where the block keeps the
+    shape (identity), else ``project()``, a strided 1x1 convolution of the block's choosing
+    (projection; ResNet's of ``x``, the wide ResNet's of ``x`` pre-activated).
+
+    Args:
+        x: the block's input.
+        y: the block's residual branch.
+        stride: the block's stride.
+        project: ``() -> tensor``, the projection shortcut, called only where the shape changes.
+        name: the name of the ``Add`` layer.
+
+    Returns:
+        The sum.
+
+    Example:
+        >>> x = keras.Input((8, 8, 4))
+        >>> y = conv(2, 8, 3, strides=2, padding="same")(x)
+        >>> print(residual(x, y, 2, lambda: conv(2, 8, 1, strides=2)(x), "add").shape)
+        (None, 4, 4, 8)
+    """
+    shortcut = project() if stride != 1 or x.shape[-1] != y.shape[-1] else x
+    return layers.Add(name=name)([shortcut, y])
+
+
 def conv_unit(x, rank, filters, kernel_size, activation, name, batch_norm=False, **conv_kwargs):
     """Convolution -> optional batch norm -> activation, named ``name``, ``name_bn``, ``name_act``.
 
