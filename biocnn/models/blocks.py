@@ -535,30 +535,41 @@ RESIDUAL_NO_MAXOUT = (
 )
 
 
-def check_residual_options(input_shape, num_classes, *, activation, dropout, width_multiplier, pooling, head,
-                           where):
-    """Check the options every residual network (ResNet, wide ResNet) shares, and return them.
+def check_model_options(input_shape, num_classes, *, activation, dropout, width_multiplier, pooling, head, where,
+                        pools=GLOBAL_POOL, residual=False, ranks=RANKS, output_activation=FROM_HEAD):
+    """Check the options every network of the zoo shares, and return them.
+
+    Args:
+        input_shape, num_classes, activation, dropout, width_multiplier, pooling, head: the
+            network's options.
+        where: the network's name, for the messages.
+        pools: the valid ``pooling`` values (:data:`GLOBAL_POOL` or :data:`POOL`).
+        residual: refuse ``activation="maxout"`` (:data:`RESIDUAL_NO_MAXOUT`).
+        ranks: the ranks the network supports.
+        output_activation: the older spelling of ``head`` (see :func:`resolve_head`).
 
     Returns:
         ``(rank, num_classes, activation, dropout, width_multiplier, head)``, each as checked.
 
     Raises:
-        ValueError: an unsupported ``input_shape``, bad ``num_classes``, an unknown activation
-            or ``"maxout"`` (:data:`RESIDUAL_NO_MAXOUT`), a bad ``dropout`` or
-            ``width_multiplier``, an unknown ``pooling`` or ``head``.
+        ValueError: an unsupported ``input_shape``, bad ``num_classes``, an unknown (or, for
+            residual networks, maxout) activation, a bad ``dropout`` or ``width_multiplier``, an
+            unknown ``pooling`` or ``head``.
 
     Example:
-        >>> check_residual_options((32, 32, 3), 10, activation="relu", dropout=0, width_multiplier=1,
-        ...                        pooling="avg", head="softmax", where="net")
+        >>> check_model_options((32, 32, 3), 10, activation="relu", dropout=0, width_multiplier=1,
+        ...                     pooling="avg", head="softmax", where="net")
         (2, 10, 'relu', 0.0, 1.0, 'softmax')
     """
-    rank = rank_of(input_shape, where=where)
+    rank = rank_of(input_shape, ranks, where=where)
     num_classes = check_num_classes(num_classes, where=where)
-    activation = check_activation(activation, where=where, maxout=False, why_not_maxout=RESIDUAL_NO_MAXOUT)
+    activation = check_activation(activation, where=where, maxout=not residual,
+                                  why_not_maxout=RESIDUAL_NO_MAXOUT if residual else "")
     dropout = check_rate(dropout, where=where)
     width = check_width(width_multiplier, where=where)
-    look_up("pooling", pooling, GLOBAL_POOL, where=where)
-    return rank, num_classes, activation, dropout, width, resolve_head(head, where=where)
+    look_up("pooling", pooling, pools, where=where)
+    head = resolve_head(head, output_activation, where=where)
+    return rank, num_classes, activation, dropout, width, head
 
 
 def residual(x, y, stride, project, name):

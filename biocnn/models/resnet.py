@@ -124,9 +124,9 @@ def resnet(
         (None, 4, 4, 128)
     """
     blocks.look_up("depth", depth, DEPTHS, where=name)
-    rank, num_classes, activation, dropout, width, head = blocks.check_residual_options(
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
         input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
-        pooling=pooling, head=head, where=name)
+        pooling=pooling, head=head, where=name, residual=True)
     stem = blocks.resolve_stem(stem, input_shape, where=name)
     kind, counts = DEPTHS[depth]
 

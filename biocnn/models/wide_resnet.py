@@ -112,9 +112,9 @@ def wide_resnet(
             f"40, ...), got {depth}; try {nearest}."
         )
     widen_factor = blocks.check_positive_int(widen_factor, "widen_factor", where=name)
-    rank, num_classes, activation, dropout, width, head = blocks.check_residual_options(
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
         input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
-        pooling=pooling, head=head, where=name)
+        pooling=pooling, head=head, where=name, residual=True)
     per_group = (depth - 4) // 6
     stem_filters, *widths = group_widths(widen_factor, width)
 
