@@ -658,12 +658,14 @@ def dense_unit(x, units, activation, name, **dense_kwargs):
 def dense_classifier(x, fc_numbers, units, activation, dropout, num_classes, head, name):
     """Flatten, then ``fc{n}`` Dense units (each followed by dropout when ``dropout``), then the head.
 
-    The classifier of AlexNet (``fc6``, ``fc7``) and VGG (``fc1``, ``fc2``); layer names
-    ``{name}_flatten``, ``{name}_fc{n}``, ``{name}_dropout{n}``.
+    The classifier of AlexNet (``fc6``, ``fc7``), VGG and Basset (``fc1``, ``fc2``); layer names
+    ``{name}_flatten``, ``{name}_fc{n}``, ``{name}_dropout{n}``. ``units`` is one width for every
+    layer or one per layer.
     """
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    for n in fc_numbers:
-        x = dense_unit(x, units, activation, f"{name}_fc{n}")
+    widths = [units] * len(fc_numbers) if isinstance(units, numbers.Integral) else list(units)
+    for n, width in zip(fc_numbers, widths):
+        x = dense_unit(x, width, activation, f"{name}_fc{n}")
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_dropout{n}")(x)
     return output_head(x, num_classes, head, name)

@@ -196,12 +196,9 @@ def basset(
             batch_norm=batch_norm, padding=padding,
         )
         x = blocks.pool(rank, pooling, pool_size, padding=padding, name=f"{name}_pool{i}")(x)
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
-    for i, units in enumerate(BASSET_FC, start=1):
-        x = blocks.dense_unit(x, blocks.scaled(units, width), activation, f"{name}_fc{i}")
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}")(x)
-    x = blocks.output_head(x, num_classes, head, name)
+    fc_numbers = range(1, len(BASSET_FC) + 1)
+    x = blocks.dense_classifier(x, fc_numbers, [blocks.scaled(u, width) for u in BASSET_FC], activation, dropout,
+                                num_classes, head, name)
     return keras.Model(inputs, x, name=name)
 
 
