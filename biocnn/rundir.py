@@ -713,7 +713,7 @@ def discard_unstarted(keep=()):
         the paths of the runs removed.
     """
     removed = []
-    for run in open_runs():
+    for run in reversed(open_runs()):  # the latest first: a run inside another (a compared model) goes before it
         if run not in keep and not run.started and not run.resumed:
             run.discard()
             removed.append(run.path)

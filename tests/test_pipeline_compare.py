@@ -156,3 +156,13 @@ def test_bad_spec_and_existing_output_are_one_line_errors(npz_run, tmp_path):
     assert not os.path.exists(tmp_path / "x")
     with pytest.raises(FileExistsError, match=r"already holds a run.*--overwrite"):
         _pipeline().main(["--models", "mlp", "--out", npz_run])
+
+
+def test_a_model_that_fails_before_training_leaves_nothing_behind(small_npz, tmp_path):
+    from biocnn import cli
+
+    out = tmp_path / "failed"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_main(_pipeline().main, ["--npz", small_npz, "--models", "mlp:hidden_units=(0,)", "--epochs", "1",
+                                        "--out", str(out)])
+    assert exit_info.value.code == 2 and not out.exists()

@@ -258,7 +258,7 @@ def main(argv=None):
     import pandas as pd
 
     from biocnn.data.preprocess import fit_preprocessing
-    from biocnn.rundir import RunDirectory
+    from biocnn.rundir import RunDirectory, record
     from biocnn.runtime import versions
 
     models = parse_models(args.models)
@@ -285,7 +285,8 @@ def main(argv=None):
         for i, (spec, slug, name, options) in enumerate(models, start=1):
             print(f"[{i}/{len(models)}] {spec} (seed {seed}) ...", flush=True)
             # One run directory per model and seed, inside the comparison's (recorded in its manifest).
-            model_run = RunDirectory(run.folder(f"{slug}_seed{seed}"), overwrite=args.overwrite, resume=args.resume)
+            model_run = RunDirectory(run.file(f"{slug}_seed{seed}"), overwrite=args.overwrite, resume=args.resume)
+            record(model_run.path)
             row, history = train_one(model_run, spec, name, options, data, config, args.target_error,
                                      preprocessing=preprocessing, arguments=vars(args))
             model_run.close()
