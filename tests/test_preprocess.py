@@ -78,6 +78,7 @@ def test_one_resize_for_readers_graphs_backbones_and_maps(tmp_path):
     at = np.clip(np.array([-0.25, 0.25, 0.75, 1.25]), 0, 1)
     expected = 4 * at[:, None, None] + 2 * at[None, :, None] + at[None, None, :]
     np.testing.assert_allclose(resize(volume, (4, 4, 4))[..., 0], expected, atol=1e-6)
+    assert type(resize(volume, (4, 4, 4))) is np.ndarray  # NumPy alone: readers run inside tf.data's Python calls
     # The layer on a batch equals the NumPy function per sample, also with sizes unknown until it runs.
     batch = RNG.random((2, 5, 7, 9, 2)).astype(np.float32)
     layer = SpatialResize((3, 8, 4))

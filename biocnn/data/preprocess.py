@@ -19,6 +19,8 @@ Two kinds of step, kept apart on purpose:
 :func:`percentile_clip` is the NumPy twin of :class:`PercentileClip`, for data outside a model.
 """
 
+import types
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -30,6 +32,7 @@ __all__ = [
     "SelectChannels",
     "SpatialResize",
     "resize_axes",
+    "NUMPY_OPS",
     "reader_layers",
     "fit_preprocessing",
     "percentile_clip",
@@ -74,30 +77,39 @@ def select_channels(image, channels, where="image"):
     return np.asarray(image)[..., channels]
 
 
-def _resize_axis(x, axis, size_out, method):
-    """Resample one axis of the tensor ``x`` to ``size_out`` on ``tf.image.resize``'s grid
-    (half-pixel centres, no antialiasing): linear between the two nearest samples, or the nearest."""
-    size_in = ops.shape(x)[axis]  # a tensor when unknown until the graph runs
-    centres = (ops.arange(size_out, dtype="float64") + 0.5) * (ops.cast(size_in, "float64") / size_out)
+#: The array operations :func:`resize_axes` uses, on NumPy arrays: the same names and meanings as
+#: ``keras.ops``, so one implementation runs in NumPy (readers, inside ``tf.data``'s Python calls,
+#: where TensorFlow must not be re-entered) and in the graph.
+NUMPY_OPS = types.SimpleNamespace(
+    convert_to_tensor=np.asarray, shape=np.shape, arange=np.arange, floor=np.floor, clip=np.clip,
+    minimum=np.minimum, take=np.take, reshape=np.reshape, cast=lambda x, dtype: np.asarray(x).astype(dtype),
+)
+
+
+def _resize_axis(xp, x, axis, size_out, method):
+    """Resample one axis of ``x`` to ``size_out`` on ``tf.image.resize``'s grid (half-pixel
+    centres, no antialiasing): linear between the two nearest samples, or the nearest."""
+    size_in = xp.shape(x)[axis]  # in a graph, a tensor when unknown until it runs
+    centres = (xp.arange(size_out, dtype="float64") + 0.5) * (xp.cast(size_in, "float64") / size_out)
     if method == "nearest":
-        return ops.take(x, ops.minimum(ops.cast(ops.floor(centres), "int32"), size_in - 1), axis=axis)
-    positions = ops.clip(centres - 0.5, 0.0, ops.cast(size_in - 1, "float64"))
-    low = ops.floor(positions)
-    weight = ops.reshape(ops.cast(positions - low, x.dtype), [size_out if a == axis else 1 for a in range(len(x.shape))])
-    low = ops.cast(low, "int32")
-    high = ops.minimum(low + 1, size_in - 1)
-    return ops.take(x, low, axis=axis) * (1.0 - weight) + ops.take(x, high, axis=axis) * weight
+        return xp.take(x, xp.minimum(xp.cast(xp.floor(centres), "int32"), size_in - 1), axis=axis)
+    positions = xp.clip(centres - 0.5, 0.0, xp.cast(size_in - 1, "float64"))
+    low = xp.floor(positions)
+    weight = xp.reshape(xp.cast(positions - low, x.dtype), [size_out if a == axis else 1 for a in range(len(x.shape))])
+    low = xp.cast(low, "int32")
+    high = xp.minimum(low + 1, size_in - 1)
+    return xp.take(x, low, axis=axis) * (1.0 - weight) + xp.take(x, high, axis=axis) * weight
 
 
-def resize_axes(x, shape, *, first_axis=1, method="linear"):
+def resize_axes(x, shape, *, first_axis=1, method="linear", xp=ops):
     """The one resize of biocnn: resample the axes ``first_axis, first_axis + 1, ...`` of ``x`` to ``shape``.
 
     Separable, one axis after another, so 1D (linear), 2D (bilinear) and 3D (trilinear) share it;
     the sampling grid is ``tf.image.resize``'s (half-pixel centres, no antialiasing: shrinking by
     more than about 2x aliases). Readers (:func:`resize`), the export graph and transfer
     backbones (:class:`SpatialResize`) and attribution maps all call it, so training and serving
-    resize alike. Backend ops (``keras.ops``): it runs eagerly and in a graph, where the input's
-    sizes may be unknown until it runs.
+    resize alike. With ``keras.ops`` it runs eagerly and in a graph, where the input's sizes may
+    be unknown until it runs; with :data:`NUMPY_OPS` in NumPy alone.
 
     Args:
         x: a tensor or array.
@@ -105,20 +117,21 @@ def resize_axes(x, shape, *, first_axis=1, method="linear"):
         first_axis: the first axis to resize (1: after the batch axis).
         method: ``"linear"`` (integers become float32, floats keep their dtype) or ``"nearest"``
             (keeps the dtype; for masks).
+        xp: the array operations: ``keras.ops`` (default) or :data:`NUMPY_OPS`.
 
     Returns:
-        the resized tensor.
+        the resized tensor (a NumPy array with :data:`NUMPY_OPS`).
 
     Example:
-        >>> print(np.asarray(resize_axes(np.array([[0.0, 10.0]]), (4,))))
+        >>> print(resize_axes(np.array([[0.0, 10.0]]), (4,), xp=NUMPY_OPS))
         [[ 0.   2.5  7.5 10. ]]
     """
-    x = ops.convert_to_tensor(x)
+    x = xp.convert_to_tensor(x)
     if method == "linear" and "float" not in str(x.dtype):
-        x = ops.cast(x, "float32")
+        x = xp.cast(x, "float32")
     for axis, size in enumerate(shape, start=first_axis):
         if size is not None and x.shape[axis] != size:
-            x = _resize_axis(x, axis, int(size), method)
+            x = _resize_axis(xp, x, axis, int(size), method)
     return x
 
 
@@ -134,7 +147,8 @@ def _check_resize(shape, method, where):
 def resize(image, shape, method="linear"):
     """Resize the spatial axes of one channels-last image or volume to ``shape``, in NumPy.
 
-    :func:`resize_axes`, the resize of the model graph (:class:`SpatialResize`), on one array:
+    :func:`resize_axes`, the resize of the model graph (:class:`SpatialResize`), on one array in
+    NumPy alone (:data:`NUMPY_OPS`; readers run inside ``tf.data``'s Python calls):
     2D (bilinear) and 3D (trilinear) alike, on ``tf.image.resize``'s grid (half-pixel centres,
     no antialiasing): shrinking by more than about 2x aliases, so shrink large images in steps
     or ahead of time.
@@ -167,9 +181,7 @@ def resize(image, shape, method="linear"):
         )
     if method == "linear":
         image = image.astype(np.float32, copy=False)
-    if image.shape[:-1] == shape:
-        return image
-    return ops.convert_to_numpy(resize_axes(image, shape, first_axis=0, method=method))
+    return resize_axes(image, shape, first_axis=0, method=method, xp=NUMPY_OPS)
 
 
 def _check_percentiles(low, high):

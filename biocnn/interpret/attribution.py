@@ -22,7 +22,7 @@ Gradients use TensorFlow, the backend biocnn runs on.
 import keras
 import numpy as np
 
-from biocnn.data.preprocess import resize_axes
+from biocnn.data.preprocess import NUMPY_OPS, resize_axes
 from biocnn.interpret.features import as_batch, conv_layer_name, layer_model
 
 __all__ = ["saliency", "integrated_gradients", "grad_cam", "resize_linear", "plot_attributions"]
@@ -150,7 +150,7 @@ def resize_linear(array, shape):
         >>> print(resize_linear(np.ones((2, 3)), (4, 6)).shape, resize_linear(np.arange(2.), (4,)))
         (4, 6) [0.   0.25 0.75 1.  ]
     """
-    return np.asarray(resize_axes(np.asarray(array, dtype="float64"), shape, first_axis=0))
+    return resize_axes(np.asarray(array, dtype="float64"), shape, first_axis=0, xp=NUMPY_OPS)
 
 
 def grad_cam(model, x, class_index, layer=None, normalize=True):
