@@ -45,8 +45,12 @@ from biocnn.errors import OutputExistsError, UserError
 MARKER = "biocnn_run.json"
 #: Version of the run directory's layout (1: the layout before the marker existed).
 SCHEMA_VERSION = 2
+#: The run's settings: arguments, training, class names, the ``inputs`` section, versions.
+CONFIG = "config.json"
+#: The run's results: ``best_epoch``, ``val`` and ``test`` metrics (a CV fold: its number and sizes).
+METRICS = "metrics.json"
 #: Files a run writes before training starts: a run that wrote nothing else is "unstarted".
-SETUP_FILES = frozenset({"config.json"})
+SETUP_FILES = frozenset({CONFIG})
 
 # The open run directories of this process, by absolute path: atomic_path records into them.
 _ACTIVE = {}
@@ -316,6 +320,145 @@ def fingerprint_differences(saved, current):
             if saved.get(key) != current.get(key)]
 
 
+# -- reading a run: every reader of config.json and metrics.json goes through these ----------------
+
+
+def schema_version(path):
+    """The schema version of the run directory ``path``: its marker's, or 1 for a run written
+    before the marker existed (a ``config.json`` without ``biocnn_run.json``).
+
+    Raises:
+        UserError: the marker cannot be read, or the run was written by a newer biocnn (a schema
+            this biocnn does not know), or ``path`` holds no run.
+
+    Example:
+        >>> run = RunDirectory(tempfile.mkdtemp() + "/r"); run.write_json(CONFIG, {})
+        >>> schema_version(run.path) == SCHEMA_VERSION
+        True
+    """
+    path = os.path.abspath(os.fspath(path))
+    marker = read_marker(path)
+    if marker is not None:
+        return marker["biocnn_run"]
+    if os.path.isfile(os.path.join(path, CONFIG)):
+        return 1
+    raise UserError(f"'{path}' is not a biocnn run directory (no {CONFIG}). Give a pipeline's --out folder.")
+
+
+def read_marker(path):
+    """The marker of the run directory ``path`` (schema version, manifest, fingerprints), or None
+    when it has none.
+
+    Raises:
+        UserError: the marker cannot be read, or the run was written by a newer biocnn.
+    """
+    file = os.path.join(os.fspath(path), MARKER)
+    if not os.path.exists(file):
+        return None
+    try:
+        with open(file) as f:
+            marker = json.load(f)
+    except (OSError, ValueError) as error:
+        raise UserError(f"The run marker '{file}' cannot be read ({error}); biocnn will not "
+                        "touch this folder. Choose another --out.") from None
+    version = marker.get("biocnn_run") if isinstance(marker, dict) else None
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise UserError(f"'{file}' is a run of a newer biocnn (schema {version!r}; this biocnn "
+                        f"reads up to {SCHEMA_VERSION}). Update biocnn (pip install -U biocnn), or choose another "
+                        "--out.")
+    marker.setdefault("files", [])
+    marker.setdefault("folders", [])
+    marker.setdefault("fingerprints", {})
+    return marker
+
+
+def is_run(path):
+    """Whether ``path`` is a run directory (it holds a ``config.json``)."""
+    return os.path.isfile(os.path.join(os.fspath(path), CONFIG))
+
+
+def is_finished(path):
+    """Whether the run in ``path`` has finished: it wrote its ``metrics.json``."""
+    return os.path.isfile(os.path.join(os.fspath(path), METRICS))
+
+
+def _read_run_json(path, name, required):
+    path = os.path.abspath(os.fspath(path))
+    schema_version(path)
+    file = os.path.join(path, name)
+    if not os.path.isfile(file):
+        if required:
+            raise UserError(f"'{path}' has no {name}: its run has not finished. Finish it (rerun its pipeline "
+                            "with --resume), then read it.")
+        return None
+    try:
+        with open(file) as f:
+            return json.load(f)
+    except ValueError as error:
+        raise UserError(f"'{file}' is not valid JSON ({error}); rerun the pipeline that wrote it.") from None
+
+
+def read_config(path):
+    """The ``config.json`` of the run directory ``path`` (or of the ``config.json`` file ``path``),
+    with its schema version checked and older spellings read as the current schema (an ``input``
+    section as ``inputs``).
+
+    Returns:
+        dict: the run's settings; ``config["inputs"]`` is always a dict (see :func:`inputs_of`).
+
+    Raises:
+        UserError: ``path`` is no run directory, was written by a newer biocnn, or its
+            ``config.json`` is not valid JSON.
+
+    Example:
+        >>> run = RunDirectory(tempfile.mkdtemp() + "/r"); run.write_json(CONFIG, {"input": {"size": [8, 8]}})
+        >>> read_config(run.path)["inputs"]
+        {'size': [8, 8]}
+    """
+    path = os.fspath(path)
+    if os.path.basename(path) == CONFIG and os.path.isfile(path):
+        path = os.path.dirname(os.path.abspath(path))
+    config = _read_run_json(path, CONFIG, required=True)
+    if not isinstance(config, dict):
+        raise UserError(f"'{os.path.join(path, CONFIG)}' holds no settings (a JSON object was expected); rerun "
+                        "the pipeline that wrote it.")
+    config["inputs"] = inputs_of(config)
+    config.pop("input", None)
+    return config
+
+
+def read_metrics(path, required=True):
+    """The ``metrics.json`` of the run directory ``path``, its schema version checked.
+
+    Args:
+        path: a run directory.
+        required: raise when the run has no ``metrics.json`` yet (else return None).
+
+    Raises:
+        UserError: ``path`` is no run, was written by a newer biocnn, or (``required``) has not finished.
+
+    Example:
+        >>> run = RunDirectory(tempfile.mkdtemp() + "/r"); run.write_json(CONFIG, {})
+        >>> read_metrics(run.path, required=False) is None
+        True
+    """
+    return _read_run_json(path, METRICS, required)
+
+
+def inputs_of(config):
+    """The ``inputs`` section of a run's config (how its data were read: source, kind, size,
+    channels, raw dtype ...); ``{}`` when the run recorded none.
+
+    Example:
+        >>> inputs_of({"input": {"size": [8, 8]}}), inputs_of({})
+        ({'size': [8, 8]}, {})
+    """
+    inputs = config.get("inputs")
+    if inputs is None:
+        inputs = config.get("input")  # the spelling of schema 1 (the first sequence runs)
+    return dict(inputs or {})
+
+
 class RunDirectory:
     """A pipeline's output folder: a run that knows what it wrote, and refuses to lose files.
 
@@ -370,23 +513,7 @@ class RunDirectory:
     # -- the marker ----------------------------------------------------------------------------
 
     def _read_marker(self):
-        path = self.file(MARKER)
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path) as f:
-                marker = json.load(f)
-        except (OSError, ValueError) as error:
-            raise UserError(f"The run marker '{path}' cannot be read ({error}); biocnn will not "
-                            "touch this folder. Choose another --out.") from None
-        version = marker.get("biocnn_run") if isinstance(marker, dict) else None
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise UserError(f"'{path}' is a run of a newer biocnn (schema {version!r}; this biocnn "
-                            f"reads up to {SCHEMA_VERSION}). Update biocnn, or choose another --out.")
-        marker.setdefault("files", [])
-        marker.setdefault("folders", [])
-        marker.setdefault("fingerprints", {})
-        return marker
+        return read_marker(self.path)
 
     def _write_marker(self):
         if not is_chief():
@@ -586,7 +713,7 @@ def discard_unstarted(keep=()):
         the paths of the runs removed.
     """
     removed = []
-    for run in open_runs():
+    for run in reversed(open_runs()):  # the latest first: a run inside another (a compared model) goes before it
         if run not in keep and not run.started and not run.resumed:
             run.discard()
             removed.append(run.path)

@@ -20,14 +20,14 @@ Writes into --out (a run directory):
                                      weights=PATH, include_top=False) or
                                      biocnn.transfer.backbone(name, weights=PATH, ...)
   pretrain.json                      backbone, input size, source, test accuracy, file and sha256
-  config.json, history.csv, training_curves.png, checkpoints/
+  and what every run writes (biocnn.experiment.train_and_evaluate): config.json, history.csv,
+  metrics.json, model.keras, predictions.csv, training_curves.png, checkpoints/ ...
 
     python pipelines/pretrain_fashion_mnist.py --out /work/artifacts/fmnist_mobilenetv2
     python pipelines/pretrain_fashion_mnist.py --backbone ResNet50 --epochs 2 --out runs/fmnist_resnet50
 """
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -36,10 +36,10 @@ import numpy as np
 
 import biocnn  # noqa: F401  (before keras: biocnn sets TensorFlow's CPU defaults)
 import keras
-from biocnn import cli, evaluation, plots, training
+from biocnn import cli, experiment, training
 from biocnn.data import load_idx_pair
-from biocnn.runtime import versions
-from biocnn.rundir import RunDirectory, atomic_path
+from biocnn.data.preprocess import SpatialResize
+from biocnn.rundir import RunDirectory, atomic_path, file_sha256
 from biocnn.splits import holdout_split
 from biocnn.utils import did_you_mean
 
@@ -110,7 +110,7 @@ def build(backbone_name, size, num_classes, bn_momentum=None):
     preprocess = getattr(keras.applications, FAMILIES[backbone_name]).preprocess_input
     inputs = keras.Input((28, 28, 1), name="image")
     rgb = keras.layers.Concatenate(name="grey_to_rgb")([inputs, inputs, inputs])
-    resized = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(rgb)
+    resized = SpatialResize((size, size), name="resize")(rgb)
     features = application(preprocess(resized))
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="fashion_mnist_head")(features)
     return keras.Model(inputs, outputs, name=f"{backbone_name.lower()}_fashion_mnist"), application
@@ -120,8 +120,7 @@ def save_notop(application, path):
     """Write the application's weights as a legacy Keras HDF5 file (what keras.applications loads), atomically."""
     with atomic_path(path) as tmp:
         keras.saving.save_model(application, tmp, include_optimizer=False)
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    return file_sha256(path)
 
 
 def main(argv=None):
@@ -141,15 +140,12 @@ def main(argv=None):
     training.set_seed(args.seed)
     model, application = build(args.backbone, args.size, len(CLASS_NAMES), args.bn_momentum)
     print(f"{args.backbone} at {args.size} px: {application.count_params():,} backbone parameters", flush=True)
-    run.write_json("config.json", {"arguments": vars(args), "training": config.to_dict(), "source": "Fashion-MNIST",
-                                   "versions": versions(), "command": " ".join(sys.argv)})
 
-    # 3. Train (validation chooses the kept epoch), then evaluate once on the test set.
-    result = training.fit(model, *splits["train"], validation=splits["val"], config=config,
-                          checkpoint_dir=run.folder("checkpoints"), resume=run.resumed, verbose=2)
-    training.write_history(result.history, run.file("history.csv"))
-    plots.plot_history(result.history, run.file("training_curves.png"), best_epoch=result.best_epoch)
-    test, _ = evaluation.evaluate(model, *splits["test"])
+    # 3. Train (validation chooses the kept epoch), then evaluate once on the test set: the experiment path.
+    result = experiment.train_and_evaluate(run, model, splits, config, vars(args), CLASS_NAMES,
+                                           extra_config={"source": "Fashion-MNIST"}, verbose=2)
+    test = result.metrics["test"]
+    result = result.training
 
     # 4. The backbone alone, as a notop weights file, and what it is.
     weights_file = run.file(f"{args.backbone.lower()}_fashion_mnist_notop.h5")

@@ -57,8 +57,8 @@ def npz_run(pipeline, small_npz, tmp_path_factory):
 
 
 def test_npz_run_writes_the_comparison(npz_run):
-    assert {"config.json", "comparison.csv", "summary.csv", "learning_curves.png", "checkpoints",
-            "history_lenet5_width_multiplier_0.5_seed3.csv", "history_mlp_hidden_units_16_seed3.csv"} <= set(os.listdir(npz_run))
+    assert {"config.json", "comparison.csv", "summary.csv", "learning_curves.png",
+            "lenet5_width_multiplier_0.5_seed3", "mlp_hidden_units_16_seed3"} <= set(os.listdir(npz_run))
     table = pd.read_csv(os.path.join(npz_run, "comparison.csv"))
     assert table["model"].tolist() == TINY_MODELS
     assert (table["seed"] == 3).all() and (table["epochs_run"] == 3).all()
@@ -77,12 +77,33 @@ def test_npz_run_writes_the_comparison(npz_run):
 def test_epochs_to_target_is_read_from_the_history(npz_run, pipeline):
     table = pd.read_csv(os.path.join(npz_run, "comparison.csv"))
     for i, slug in enumerate(("lenet5_width_multiplier_0.5", "mlp_hidden_units_16")):
-        history = pd.read_csv(os.path.join(npz_run, f"history_{slug}_seed3.csv"))
+        history = pd.read_csv(os.path.join(npz_run, f"{slug}_seed3", "history.csv"))
         np.testing.assert_allclose(history["train_error"], 1 - history["accuracy"])
         below = history.loc[history["train_error"] <= 0.3, "epoch"]
         expected = below.iloc[0] if len(below) else np.nan
         np.testing.assert_equal(table.loc[i, "epochs_to_train_error_0.3"], expected)
         assert history["seconds"].is_monotonic_increasing
+
+
+def test_every_model_is_a_run_of_the_experiment_path(npz_run):
+    """Each model and seed is one run directory with the one predictions table and metrics schema."""
+    table = pd.read_csv(os.path.join(npz_run, "comparison.csv"))
+    for i, slug in enumerate(("lenet5_width_multiplier_0.5", "mlp_hidden_units_16")):
+        folder = os.path.join(npz_run, f"{slug}_seed3")
+        assert {"biocnn_run.json", "config.json", "history.csv", "metrics.json", "model.keras", "predictions.csv",
+                "per_class.csv", "confusion_matrix.csv", "checkpoints"} <= set(os.listdir(folder))
+        predictions = pd.read_csv(os.path.join(folder, "predictions.csv"), dtype={"label": str, "predicted": str})
+        assert list(predictions.columns) == ["id", "group", "split", "label", "predicted", "probability_0",
+                                             "probability_1"]
+        assert len(predictions) == 32 and (predictions["split"] == "test").all()
+        np.testing.assert_allclose(predictions[["probability_0", "probability_1"]].sum(axis=1), 1.0, rtol=1e-5)
+        metrics = json.load(open(os.path.join(folder, "metrics.json")))
+        accuracy = (predictions["label"] == predictions["predicted"]).mean()
+        assert metrics["test"]["accuracy"] == pytest.approx(accuracy)
+        assert table.loc[i, "test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+        assert metrics["best_epoch"] == table.loc[i, "best_epoch"]
+        config = json.load(open(os.path.join(folder, "config.json")))
+        assert config["class_names"] == ["0", "1"] and config["inputs"]["kind"] == "npz"
 
 
 def test_first_epoch_below():
@@ -96,8 +117,8 @@ def test_same_seed_same_result(npz_run, pipeline, small_npz, tmp_path):
     out = str(tmp_path / "again")
     pipeline.main(["--npz", small_npz, "--models", TINY_MODELS[1], "--epochs", "3", "--batch-size", "16",
                    "--target-error", "0.3", "--seed", "3", "--out", out])
-    first = pd.read_csv(os.path.join(npz_run, "history_mlp_hidden_units_16_seed3.csv"))
-    again = pd.read_csv(os.path.join(out, "history_mlp_hidden_units_16_seed3.csv"))
+    first = pd.read_csv(os.path.join(npz_run, "mlp_hidden_units_16_seed3", "history.csv"))
+    again = pd.read_csv(os.path.join(out, "mlp_hidden_units_16_seed3", "history.csv"))
     np.testing.assert_allclose(again["loss"], first["loss"], rtol=1e-5)
 
 
@@ -135,3 +156,13 @@ def test_bad_spec_and_existing_output_are_one_line_errors(npz_run, tmp_path):
     assert not os.path.exists(tmp_path / "x")
     with pytest.raises(FileExistsError, match=r"already holds a run.*--overwrite"):
         _pipeline().main(["--models", "mlp", "--out", npz_run])
+
+
+def test_a_model_that_fails_before_training_leaves_nothing_behind(small_npz, tmp_path):
+    from biocnn import cli
+
+    out = tmp_path / "failed"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_main(_pipeline().main, ["--npz", small_npz, "--models", "mlp:hidden_units=(0,)", "--epochs", "1",
+                                        "--out", str(out)])
+    assert exit_info.value.code == 2 and not out.exists()

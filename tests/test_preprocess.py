@@ -62,6 +62,51 @@ def test_resize_errors_are_actionable():
         resize(np.zeros((8, 8, 1)), (0, 4))
 
 
+def test_one_resize_for_readers_graphs_backbones_and_maps(tmp_path):
+    """The NumPy reader, the graph layer (any rank, unknown sizes, .keras round trip) and the attribution
+    maps run one op: equal to each other and to hand-worked values in 1D and 3D."""
+    from biocnn.data.preprocess import SpatialResize, resize_axes
+    from biocnn.interpret import resize_linear
+
+    # 1D by hand: 3 samples -> 2 read the input at (0.5 * 1.5 - 0.5, 1.5 * 1.5 - 0.5) = (0.25, 1.75); 2 -> 4.
+    np.testing.assert_allclose(resize(np.array([[0.0], [4.0], [8.0]]), (2,))[:, 0], [1.0, 7.0])
+    np.testing.assert_allclose(resize_linear(np.array([0.0, 10.0]), (4,)), [0.0, 2.5, 7.5, 10.0])
+    # 3D by hand: a 2x2x2 volume whose value is 4d + 2h + w is linear, so inside the clamped border
+    # trilinear resampling to 4x4x4 returns the function at the half-pixel positions (-0.25, 0.25, 0.75, 1.25).
+    d, h, w = np.meshgrid(*[np.arange(2.0)] * 3, indexing="ij")
+    volume = (4 * d + 2 * h + w)[..., None].astype(np.float32)
+    at = np.clip(np.array([-0.25, 0.25, 0.75, 1.25]), 0, 1)
+    expected = 4 * at[:, None, None] + 2 * at[None, :, None] + at[None, None, :]
+    np.testing.assert_allclose(resize(volume, (4, 4, 4))[..., 0], expected, atol=1e-6)
+    assert type(resize(volume, (4, 4, 4))) is np.ndarray  # NumPy alone: readers run inside tf.data's Python calls
+    # The layer on a batch equals the NumPy function per sample, also with sizes unknown until it runs.
+    batch = RNG.random((2, 5, 7, 9, 2)).astype(np.float32)
+    layer = SpatialResize((3, 8, 4))
+    graph = tf.function(layer.call, input_signature=[tf.TensorSpec((None, None, None, None, 2), tf.float32)])
+    reference = np.stack([resize(v, (3, 8, 4)) for v in batch])
+    np.testing.assert_allclose(layer(batch), reference, atol=1e-6)
+    np.testing.assert_allclose(graph(batch), reference, atol=1e-6)
+    # A 2D shape on volumes resizes every depth slice: tf.image.resize per slice.
+    slices = tf.image.resize(batch.reshape(10, 7, 9, 2), (8, 4), method="bilinear").numpy().reshape(2, 5, 8, 4, 2)
+    np.testing.assert_allclose(SpatialResize((8, 4))(batch), slices, atol=1e-5)
+    assert SpatialResize((8, None)).compute_output_shape((None, 7, 9, 2)) == (None, 8, 9, 2)
+    np.testing.assert_allclose(resize_axes(batch, (None, 8, 4), first_axis=1), slices, atol=1e-5)
+    # .keras round trip, and the transfer backbones' former Resize layer loads as this one.
+    inputs = keras.Input((7, 9, 2))
+    model = keras.Model(inputs, SpatialResize((8, 4), method="nearest")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded(batch[:, 0]), model(batch[:, 0]))
+    old = {"module": None, "class_name": "Resize", "registered_name": "biocnn>Resize",
+           "config": {"name": "mobilenetv2_resize", "trainable": True, "dtype": "float32", "height": 8, "width": 4,
+                      "interpolation": "bilinear"}}
+    legacy = keras.saving.deserialize_keras_object(old)
+    assert type(legacy) is SpatialResize and legacy.shape == (8, 4) and legacy.name == "mobilenetv2_resize"
+    np.testing.assert_allclose(legacy(batch[:, 0]), tf.image.resize(batch[:, 0], (8, 4)).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match=r"SpatialResize\(3, 8, 4\): expected inputs \(N, 3 or more spatial axes, C\)"):
+        layer(batch[:, 0])
+
+
 def test_select_channels():
     image = np.arange(2 * 2 * 4).reshape(2, 2, 4)
     np.testing.assert_array_equal(select_channels(image, [3, 1]), image[..., [3, 1]])

@@ -208,3 +208,78 @@ def test_resume_with_another_split_is_refused_before_config_json_is_rewritten(tm
                                       arguments={"test_size": 0.3}, verbose=0)
     assert (tmp_path / "run" / "config.json").read_text() == before
     resumed.check_or_record_fingerprint("data", {"splits": splits(0.2), "ids": None, "encoding": None})  # same: fine
+
+
+# -- reading a run: one schema-owning reader ------------------------------------------------------
+
+import ast  # noqa: E402
+import pathlib  # noqa: E402
+
+PACKAGE = pathlib.Path(rundir.__file__).parent
+RUN_FILES = {rundir.CONFIG, rundir.METRICS}
+
+
+def test_read_config_reads_the_current_and_the_first_schema(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.write_json("config.json", {"inputs": {"size": [8, 8]}, "class_names": ["a", "b"]})
+    run.write_json("metrics.json", {"best_epoch": 2})
+    config = rundir.read_config(run.path)
+    assert config["inputs"] == {"size": [8, 8]} and config["class_names"] == ["a", "b"]
+    assert rundir.read_config(os.path.join(run.path, "config.json")) == config  # the file itself
+    assert rundir.read_metrics(run.path) == {"best_epoch": 2}
+    assert rundir.schema_version(run.path) == rundir.SCHEMA_VERSION
+    old = tmp_path / "old"  # schema 1: no marker, the section spelt "input"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"input": {"channels": [0]}}))
+    assert rundir.schema_version(old) == 1
+    assert rundir.read_config(old)["inputs"] == {"channels": [0]} and "input" not in rundir.read_config(old)
+    assert rundir.read_metrics(old, required=False) is None and not rundir.is_finished(old)
+
+
+def test_reading_a_newer_or_a_missing_or_an_unfinished_run_is_one_line(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.write_json("config.json", {})
+    with pytest.raises(UserError, match=r"has no metrics.json: its run has not finished.*--resume"):
+        rundir.read_metrics(run.path)
+    marker = json.loads((tmp_path / "run" / rundir.MARKER).read_text())
+    (tmp_path / "run" / rundir.MARKER).write_text(json.dumps({**marker, "biocnn_run": rundir.SCHEMA_VERSION + 1}))
+    with pytest.raises(UserError, match=rf"run of a newer biocnn \(schema {rundir.SCHEMA_VERSION + 1}; this biocnn "
+                                        rf"reads up to {rundir.SCHEMA_VERSION}\)\. Update biocnn"):
+        rundir.read_config(run.path)
+    with pytest.raises(UserError, match=r"is not a biocnn run directory \(no config.json\)"):
+        rundir.read_config(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    with pytest.raises(UserError, match=r"config.json' is not valid JSON"):
+        rundir.read_config(tmp_path / "bad")
+
+
+def _run_file_reads(path):
+    """Lines of ``path`` that name config.json or metrics.json in code, other than as what a writer writes."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    written = {id(part) for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
+               and getattr(node.func, "attr", getattr(node.func, "id", None)) == "write_json"
+               for part in ast.walk(node.args[0])}
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and id(node) not in written and node.value.strip("/\\") in RUN_FILES]
+
+
+def test_only_rundir_reads_a_runs_config_and_metrics():
+    """Every reader of a run goes through rundir (read_config, read_metrics, is_run, is_finished), which
+    knows the schema version: a new ``open(... "config.json")`` anywhere else fails here."""
+    offenders = {str(path.relative_to(PACKAGE)): lines for path in sorted(PACKAGE.rglob("*.py"))
+                 if path.name != "rundir.py" and (lines := _run_file_reads(path))}
+    assert offenders == {}, f"read a run through biocnn.rundir, not by file name: {offenders}"
+
+
+def test_the_run_file_check_finds_a_read(tmp_path):
+    reader = tmp_path / "reader.py"
+    reader.write_text('import json, os\n\ndef f(run):\n    """Reads config.json."""\n'
+                      '    write_json(os.path.join(run, "config.json"), {})\n'
+                      '    run.write_json("metrics.json", {})\n'
+                      '    return json.load(open(os.path.join(run, "config.json")))\n')
+    assert _run_file_reads(reader) == [7]

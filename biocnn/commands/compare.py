@@ -22,8 +22,10 @@ Inputs are standardised per channel with the training split's mean and standard 
 
 Writes the run directory --out: config.json, comparison.csv (one row per model and seed),
 summary.csv (mean and standard deviation over seeds; epochs to the target averaged over the
-seeds that reached it, with the fraction that did), history_<model>_seed<k>.csv,
-learning_curves.png, checkpoints/.
+seeds that reached it, with the fraction that did), learning_curves.png, and one run directory
+per model and seed, <model>_seed<k>/, written by the experiment path every training command
+uses (config.json, history.csv with the columns seconds and train_error, metrics.json,
+predictions.csv, model.keras, checkpoints/ ...).
 
     biocnn compare --models lenet5 mlp --out runs/cnn_vs_mlp
     biocnn compare --models lenet5:activation=relu \\
@@ -88,25 +90,42 @@ def parse_args(argv):
 
 
 def load_data(args):
-    """dict split -> (x, y) from the source (default BreastMNIST), or from IDX files with a seeded validation split."""
+    """The data of the comparison, from the source (default BreastMNIST) or from IDX files with a seeded
+    validation split.
+
+    Returns:
+        dict with ``splits`` (split -> (x, y)), ``class_names``, ``ids`` and ``groups`` (split -> array, or
+        None) and ``extra_config`` (the ``inputs`` section of every model's run).
+    """
     import numpy as np
 
+    from biocnn.commands import steps
     from biocnn.data import load_idx_pair
     from biocnn.splits import holdout_split
 
     if not args.idx_images:
         source = cli.open_source(args, default=("npz", DEFAULT_NPZ))
-        splits = source.arrays(source.split(args.test_size, args.val_size, args.split_seed))
+        parts = source.split(args.test_size, args.val_size, args.split_seed)
+        data = {"splits": source.arrays(parts), "class_names": source.class_names, "ids": source.ids_of(parts),
+                "groups": None if source.groups is None else {s: source.groups[i] for s, i in parts.items()},
+                "extra_config": steps.run_config(source)}
     else:
         x, y = load_idx_pair(args.idx_images, args.idx_labels)
         train, val = holdout_split(y, test_size=args.val_size, seed=args.split_seed)
         splits = {"train": (x[train], y[train]), "val": (x[val], y[val])}
         if args.idx_test_images:
             splits["test"] = load_idx_pair(args.idx_test_images, args.idx_test_labels)
+        num_classes = max(int(max(y.max() for _, y in splits.values())) + 1, 2)
+        data = {"splits": splits, "class_names": [str(c) for c in range(num_classes)], "ids": None, "groups": None,
+                "extra_config": {"inputs": {"source": os.path.abspath(args.idx_images), "kind": "idx"}}}
+    splits = data["splits"]
     if args.max_train and args.max_train < len(splits["train"][1]):
         keep = np.sort(np.random.default_rng(args.seed).permutation(len(splits["train"][1]))[: args.max_train])
         splits["train"] = tuple(a[keep] for a in splits["train"])
-    return splits
+        for part in ("ids", "groups"):
+            if data[part] is not None:
+                data[part] = {**data[part], "train": np.asarray(data[part]["train"])[keep]}
+    return data
 
 
 def parse_models(specs):
@@ -153,32 +172,48 @@ def first_epoch_below(history, target_error):
     return int(history["epoch"].iloc[hits[0]]) if len(hits) else None
 
 
-def train_one(run, spec, slug, name, options, splits, config, target_error, preprocessing=None):
-    """Train one model with one seed; return its comparison row and its history."""
+def timed_fit(clock):
+    """The comparison's training step for :func:`biocnn.experiment.train_and_evaluate`:
+    :func:`biocnn.training.fit` with ``clock`` (an :func:`epoch_clock`) timing every epoch, and the
+    history's ``seconds`` and ``train_error`` (1 - running training accuracy) columns added."""
+    from biocnn import training
+
+    def step(model, x, y, *, callbacks=(), **fit_kwargs):
+        result = training.fit(model, x, y, callbacks=[*callbacks, clock], **fit_kwargs)
+        result.history["seconds"] = result.history["epoch"].map(clock.seconds)  # NaN: epochs of an earlier session
+        result.history["train_error"] = 1.0 - result.history["accuracy"]
+        return result
+
+    return step
+
+
+def train_one(run, spec, name, options, data, config, target_error, *, preprocessing=None, arguments=None):
+    """Train one model with one seed through the experiment path into the run directory ``run``
+    (its own ``config.json``, ``history.csv``, ``metrics.json``, ``predictions.csv``, ``model.keras``);
+    return its comparison row and its history."""
     import biocnn
-    from biocnn import evaluation, training
+    from biocnn import experiment, training
     from biocnn.data.preprocess import with_preprocessing
 
-    num_classes = int(max(y.max() for _, y in splits.values())) + 1
+    splits = data["splits"]
     training.set_seed(config.seed)
-    network = biocnn.models.create(name, splits["train"][0].shape[1:], num_classes, **options)
+    network = biocnn.models.create(name, input_shape=splits["train"][0].shape[1:],
+                                   num_classes=len(data["class_names"]), **options)
     model = network if preprocessing is None else with_preprocessing(preprocessing, network)
     clock = epoch_clock()
-    result = training.fit(
-        model, *splits["train"], validation=splits["val"], config=config,
-        checkpoint_dir=run.folder(f"checkpoints/{slug}_seed{config.seed}"), resume=run.resumed,
-        callbacks=[clock], verbose=0,
+    result = experiment.train_and_evaluate(
+        run, model, splits, config, arguments, data["class_names"], data["ids"], groups=data["groups"],
+        extra_config={**data["extra_config"], "model_spec": {"name": name, "options": options}},
+        verbose=0, train_step=timed_fit(clock),
     )
-    history = result.history.copy()
-    history["seconds"] = history["epoch"].map(clock.seconds)  # NaN for epochs of an earlier session
-    history["train_error"] = 1.0 - history["accuracy"]
+    history = result.training.history
     reached = first_epoch_below(history, target_error)
     row = {
         "model": spec,
         "seed": config.seed,
         "params": int(network.count_params()),
         "epochs_run": len(history),
-        "best_epoch": result.best_epoch,
+        "best_epoch": result.metrics["best_epoch"],
         "best_val_accuracy": float(history["val_accuracy"].max()),
         "final_train_error": float(history["train_error"].iloc[-1]),
         f"reached_train_error_{target_error:g}": reached is not None,
@@ -187,9 +222,9 @@ def train_one(run, spec, slug, name, options, splits, config, target_error, prep
         "seconds": clock.seconds.get(len(history)),
     }
     for split in ("val", "test"):
-        if split in splits:
-            metrics, _ = evaluation.evaluate(model, *splits[split], loss=config.loss)
-            row[f"{split}_accuracy"], row[f"{split}_auroc"] = metrics["accuracy"], metrics["auroc"]
+        if split in result.metrics:
+            row[f"{split}_accuracy"] = result.metrics[split]["accuracy"]
+            row[f"{split}_auroc"] = result.metrics[split]["auroc"]
     return row, history
 
 
@@ -223,12 +258,13 @@ def main(argv=None):
     import pandas as pd
 
     from biocnn.data.preprocess import fit_preprocessing
+    from biocnn.rundir import RunDirectory, record
     from biocnn.runtime import versions
-    from biocnn.rundir import RunDirectory
 
     models = parse_models(args.models)
     seeds = args.seeds or [args.seed]
-    splits = load_data(args)
+    data = load_data(args)
+    splits = data["splits"]
     run = RunDirectory(args.out, overwrite=args.overwrite, resume=args.resume)
     # Mean 0, variance 1 per channel on the training split (AlexNet subtracted the mean image).
     preprocessing = fit_preprocessing(splits["train"][0]) if args.normalize else None
@@ -236,6 +272,8 @@ def main(argv=None):
         "arguments": vars(args), "models": args.models, "seeds": seeds,
         "training": cli.training_config(args).to_dict(),
         "data": {s: {"samples": int(len(y)), "input_shape": list(x.shape[1:])} for s, (x, y) in splits.items()},
+        "class_names": data["class_names"], **data["extra_config"],
+        "runs": {f"{slug}_seed{seed}": {"model": spec, "seed": seed} for seed in seeds for spec, slug, _, _ in models},
         "versions": versions(), "command": " ".join(sys.argv),
     })
     print(", ".join(f"{s} {len(y)}" for s, (_, y) in splits.items())
@@ -246,8 +284,12 @@ def main(argv=None):
         config = cli.training_config(argparse.Namespace(**{**vars(args), "seed": seed}))
         for i, (spec, slug, name, options) in enumerate(models, start=1):
             print(f"[{i}/{len(models)}] {spec} (seed {seed}) ...", flush=True)
-            row, history = train_one(run, spec, slug, name, options, splits, config, args.target_error, preprocessing)
-            run.write_text(f"history_{slug}_seed{seed}.csv", history.to_csv(index=False))
+            # One run directory per model and seed, inside the comparison's (recorded in its manifest).
+            model_run = RunDirectory(run.file(f"{slug}_seed{seed}"), overwrite=args.overwrite, resume=args.resume)
+            record(model_run.path)
+            row, history = train_one(model_run, spec, name, options, data, config, args.target_error,
+                                     preprocessing=preprocessing, arguments=vars(args))
+            model_run.close()
             rows.append(row)
             histories[(spec, seed)] = history
             reached = row[f"epochs_to_train_error_{args.target_error:g}"]

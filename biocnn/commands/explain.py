@@ -23,7 +23,6 @@ evenly spaced through the --split (when the source has splits) or the whole sour
     biocnn explain --run runs/splice --csv datasets/splice/splice.csv --id-column instance_name --out runs/splice/explain
 """
 
-import json
 import pathlib
 import sys
 
@@ -54,11 +53,13 @@ def parse_args(argv):
 def load_run(run):
     import keras
 
+    from biocnn import rundir
+
     run = pathlib.Path(run)
-    for name in ("model.keras", "config.json"):
-        if not (run / name).is_file():
-            raise FileNotFoundError(f"{run / name} not found: --run must be a finished run directory.")
-    return keras.saving.load_model(run / "model.keras"), json.loads((run / "config.json").read_text())
+    config = rundir.read_config(run)
+    if not (run / "model.keras").is_file():
+        raise FileNotFoundError(f"{run / 'model.keras'} not found: --run must be a finished run directory.")
+    return keras.saving.load_model(run / "model.keras"), config
 
 
 def spread(n, count):
@@ -76,7 +77,7 @@ def read_inputs(args, config, class_names):
 
     from biocnn.data import Encoding
 
-    inputs = config.get("inputs") or {}
+    inputs = config["inputs"]  # rundir.read_config: always a dict
     for key in ("size", "channels"):  # images: the run's loading
         if hasattr(args, key) and getattr(args, key) is None and inputs.get(key):
             setattr(args, key, inputs[key])

@@ -7,7 +7,6 @@ The recorded arguments are turned back into the sub-command's flags (`--dry-run`
 --set KEY=VALUE changes one (an argument's name as config.json writes it, e.g. seed, lr, epochs).
 """
 
-import json
 import os
 import sys
 
@@ -27,11 +26,11 @@ def build_parser():
 
 
 def read_config(path):
-    path = os.path.join(path, "config.json") if os.path.isdir(path) else path
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such config.json: '{path}'.")
-    with open(path) as f:
-        config = json.load(f)
+    from biocnn import rundir
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such run directory or config.json: '{path}'.")
+    config = rundir.read_config(path)
     arguments = config.get("arguments") or {}
     if "biocnn_command" not in arguments:
         raise ValueError(f"{path}: records no biocnn command (written before replay existed, or not by a biocnn "

@@ -17,7 +17,7 @@ from biocnn import evaluation, experiment, plots, training
 from biocnn.cv import search as search_module
 from biocnn.cv.splitters import check_folds, check_no_leakage, make_splitter
 from biocnn.cv.stats import summarize_folds
-from biocnn.rundir import RunDirectory, make_folder, write_json, write_text
+from biocnn.rundir import RunDirectory, is_finished, make_folder, read_metrics, write_json, write_text
 from biocnn.splits import check_splits, holdout_split
 from biocnn.training import TrainingConfig
 
@@ -101,7 +101,7 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
     """
     folder = os.path.join(out_dir, f"fold_{k + 1}")
     label = f"fold {k + 1}/{n_folds}" if n_folds else f"fold {k + 1}"
-    if os.path.exists(os.path.join(folder, "metrics.json")):
+    if is_finished(folder):
         if verbose:
             print(f"{label}: already finished, skipped", flush=True)
         return
@@ -200,7 +200,7 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
                  n_iter, score, make_augmentation, verbose, groups=groups, n_folds=len(folds),
                  arguments=arguments, extra_config=extra_config)
     unfinished = [k + 1 for k in range(len(folds))
-                  if not os.path.exists(os.path.join(out_dir, f"fold_{k + 1}", "metrics.json"))]
+                  if not is_finished(os.path.join(out_dir, f"fold_{k + 1}"))]
     if unfinished:
         if verbose:
             print(f"folds still to run: {unfinished}; then collect the results", flush=True)
@@ -224,10 +224,9 @@ def collect(out_dir, class_names=None):
     rows, tables, histories = [], [], {}
     for k in range(1, n_folds + 1):
         folder = os.path.join(out_dir, f"fold_{k}")
-        if not os.path.exists(os.path.join(folder, "metrics.json")):
+        if not is_finished(folder):
             raise ValueError(f"Fold {k} of {n_folds} in '{out_dir}' has not finished; run it (--fold {k}) first.")
-        with open(os.path.join(folder, "metrics.json")) as f:
-            fold = json.load(f)
+        fold = read_metrics(folder)
         rows.append({"fold": k, **{f"n_{s}": n for s, n in fold["sizes"].items()},
                      "best_epoch": fold["best_epoch"], "params": json.dumps(fold["params"], sort_keys=True),
                      **{m: fold["test"][m] for m in METRICS}})

@@ -19,15 +19,20 @@ Two kinds of step, kept apart on purpose:
 :func:`percentile_clip` is the NumPy twin of :class:`PercentileClip`, for data outside a model.
 """
 
+import types
+
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 __all__ = [
     "IntensityScaling",
     "PercentileClip",
     "SelectChannels",
     "SpatialResize",
+    "resize_axes",
+    "NUMPY_OPS",
     "reader_layers",
     "fit_preprocessing",
     "percentile_clip",
@@ -72,34 +77,80 @@ def select_channels(image, channels, where="image"):
     return np.asarray(image)[..., channels]
 
 
-def _axis_positions(size_in, size_out, method):
-    """Source coordinates of each output sample along one axis (half-pixel centres)."""
-    scale = size_in / size_out
-    centres = (np.arange(size_out) + 0.5) * scale
-    if method == "nearest":
-        return np.minimum(np.floor(centres).astype(np.int64), size_in - 1)
-    return np.clip(centres - 0.5, 0.0, size_in - 1)
+#: The array operations :func:`resize_axes` uses, on NumPy arrays: the same names and meanings as
+#: ``keras.ops``, so one implementation runs in NumPy (readers, inside ``tf.data``'s Python calls,
+#: where TensorFlow must not be re-entered) and in the graph.
+NUMPY_OPS = types.SimpleNamespace(
+    convert_to_tensor=np.asarray, shape=np.shape, arange=np.arange, floor=np.floor, clip=np.clip,
+    minimum=np.minimum, take=np.take, reshape=np.reshape, cast=lambda x, dtype: np.asarray(x).astype(dtype),
+)
 
 
-def _resize_axis(array, axis, size_out, method):
-    size_in = array.shape[axis]
-    positions = _axis_positions(size_in, size_out, method)
+def _resize_axis(xp, x, axis, size_out, method):
+    """Resample one axis of ``x`` to ``size_out`` on ``tf.image.resize``'s grid (half-pixel
+    centres, no antialiasing): linear between the two nearest samples, or the nearest."""
+    size_in = xp.shape(x)[axis]  # in a graph, a tensor when unknown until it runs
+    centres = (xp.arange(size_out, dtype="float64") + 0.5) * (xp.cast(size_in, "float64") / size_out)
     if method == "nearest":
-        return np.take(array, positions, axis=axis)
-    low = np.floor(positions).astype(np.int64)
-    high = np.minimum(low + 1, size_in - 1)
-    weight_shape = [1] * array.ndim
-    weight_shape[axis] = size_out
-    weight = (positions - low).astype(np.float32).reshape(weight_shape)
-    return np.take(array, low, axis=axis) * (1.0 - weight) + np.take(array, high, axis=axis) * weight
+        return xp.take(x, xp.minimum(xp.cast(xp.floor(centres), "int32"), size_in - 1), axis=axis)
+    positions = xp.clip(centres - 0.5, 0.0, xp.cast(size_in - 1, "float64"))
+    low = xp.floor(positions)
+    weight = xp.reshape(xp.cast(positions - low, x.dtype), [size_out if a == axis else 1 for a in range(len(x.shape))])
+    low = xp.cast(low, "int32")
+    high = xp.minimum(low + 1, size_in - 1)
+    return xp.take(x, low, axis=axis) * (1.0 - weight) + xp.take(x, high, axis=axis) * weight
+
+
+def resize_axes(x, shape, *, first_axis=1, method="linear", xp=ops):
+    """The one resize of biocnn: resample the axes ``first_axis, first_axis + 1, ...`` of ``x`` to ``shape``.
+
+    Separable, one axis after another, so 1D (linear), 2D (bilinear) and 3D (trilinear) share it;
+    the sampling grid is ``tf.image.resize``'s (half-pixel centres, no antialiasing: shrinking by
+    more than about 2x aliases). Readers (:func:`resize`), the export graph and transfer
+    backbones (:class:`SpatialResize`) and attribution maps all call it, so training and serving
+    resize alike. With ``keras.ops`` it runs eagerly and in a graph, where the input's sizes may
+    be unknown until it runs; with :data:`NUMPY_OPS` in NumPy alone.
+
+    Args:
+        x: a tensor or array.
+        shape: the output size of each axis from ``first_axis`` on; ``None`` keeps an axis.
+        first_axis: the first axis to resize (1: after the batch axis).
+        method: ``"linear"`` (integers become float32, floats keep their dtype) or ``"nearest"``
+            (keeps the dtype; for masks).
+        xp: the array operations: ``keras.ops`` (default) or :data:`NUMPY_OPS`.
+
+    Returns:
+        the resized tensor (a NumPy array with :data:`NUMPY_OPS`).
+
+    Example:
+        >>> print(resize_axes(np.array([[0.0, 10.0]]), (4,), xp=NUMPY_OPS))
+        [[ 0.   2.5  7.5 10. ]]
+    """
+    x = xp.convert_to_tensor(x)
+    if method == "linear" and "float" not in str(x.dtype):
+        x = xp.cast(x, "float32")
+    for axis, size in enumerate(shape, start=first_axis):
+        if size is not None and x.shape[axis] != size:
+            x = _resize_axis(xp, x, axis, int(size), method)
+    return x
+
+
+def _check_resize(shape, method, where):
+    if method not in _METHODS:
+        raise ValueError(f"{where}: method must be one of {_METHODS}, got {method!r}.")
+    shape = tuple(None if s is None else int(s) for s in shape)
+    if not shape or min((s for s in shape if s is not None), default=1) < 1:
+        raise ValueError(f"{where}: sizes must be positive, got {shape}.")
+    return shape
 
 
 def resize(image, shape, method="linear"):
-    """Resize the spatial axes of one channels-last image or volume to ``shape``.
+    """Resize the spatial axes of one channels-last image or volume to ``shape``, in NumPy.
 
-    Interpolation is separable: one axis after another, so 2D (bilinear) and 3D (trilinear)
-    share this code. The sampling grid is ``tf.image.resize``'s (half-pixel centres, no
-    antialiasing): shrinking by more than about 2x aliases, so shrink large images in steps
+    :func:`resize_axes`, the resize of the model graph (:class:`SpatialResize`), on one array in
+    NumPy alone (:data:`NUMPY_OPS`; readers run inside ``tf.data``'s Python calls):
+    2D (bilinear) and 3D (trilinear) alike, on ``tf.image.resize``'s grid (half-pixel centres,
+    no antialiasing): shrinking by more than about 2x aliases, so shrink large images in steps
     or ahead of time.
 
     Args:
@@ -120,23 +171,17 @@ def resize(image, shape, method="linear"):
         >>> print(resize(np.zeros((10, 20, 20, 2)), (16, 32, 32)).shape)
         (16, 32, 32, 2)
     """
-    if method not in _METHODS:
-        raise ValueError(f"resize: method must be one of {_METHODS}, got {method!r}.")
+    shape = _check_resize(shape, method, "resize")
     image = np.asarray(image)
-    shape = tuple(int(s) for s in shape)
     if len(shape) != image.ndim - 1:
         raise ValueError(
             f"resize: shape {shape} has {len(shape)} spatial size(s), but the image of shape "
             f"{image.shape} has {image.ndim - 1} spatial axes (channels last). Give one size per "
             "spatial axis."
         )
-    if min(shape) < 1:
-        raise ValueError(f"resize: sizes must be positive, got {shape}.")
-    out = image if method == "nearest" else image.astype(np.float32)
-    for axis, size in enumerate(shape):
-        if out.shape[axis] != size:
-            out = _resize_axis(out, axis, size, method)
-    return out
+    if method == "linear":
+        image = image.astype(np.float32, copy=False)
+    return resize_axes(image, shape, first_axis=0, method=method, xp=NUMPY_OPS)
 
 
 def _check_percentiles(low, high):
@@ -297,64 +342,72 @@ class IntensityScaling(keras.layers.Layer):
         return {**super().get_config(), "scale_integers": self.scale_integers}
 
 
-def _linear_axis(x, axis, size_out):
-    """Linear resampling of one axis on :func:`resize`'s grid (half-pixel centres), in TensorFlow."""
-    size_in = tf.shape(x)[axis]
-    scale = tf.cast(size_in, tf.float64) / float(size_out)
-    centres = (tf.range(size_out, dtype=tf.float64) + 0.5) * scale
-    positions = tf.clip_by_value(centres - 0.5, 0.0, tf.cast(size_in - 1, tf.float64))
-    low = tf.floor(positions)
-    weight = tf.cast(positions - low, tf.float32)
-    low = tf.cast(low, tf.int32)
-    high = tf.minimum(low + 1, size_in - 1)
-    shape = [1] * len(x.shape)
-    shape[axis] = size_out
-    weight = tf.reshape(weight, shape)
-    return tf.gather(x, low, axis=axis) * (1.0 - weight) + tf.gather(x, high, axis=axis) * weight
-
-
 @keras.saving.register_keras_serializable(package="biocnn")
 class SpatialResize(keras.layers.Layer):
-    """Resize the spatial axes of a channels-last batch to ``shape``: :func:`resize` in the graph.
+    """Resize the spatial axes of a channels-last batch to ``shape``: :func:`resize_axes` in the graph.
 
-    Separable linear interpolation on the same sampling grid as :func:`resize` (and
-    ``tf.image.resize`` with half-pixel centres, no antialiasing), one axis after another, so
-    images (bilinear) and volumes (trilinear) share it; the input's spatial sizes may be unknown
-    until it runs.
+    The resize of the readers (:func:`resize`), of exports and of transfer backbones: separable
+    linear (or nearest) interpolation on ``tf.image.resize``'s grid (half-pixel centres, no
+    antialiasing), so images (bilinear) and volumes (trilinear) share it; the input's spatial
+    sizes may be unknown until it runs. A ``shape`` shorter than the input's spatial axes
+    resizes the last ones (``(H, W)`` on volumes resizes every depth slice); ``None`` keeps an
+    axis. No ``training`` argument (``keras.layers.Resizing``'s default ``training=True`` would
+    reach later BatchNormalization layers of a model called directly).
 
     Args:
         shape: the output spatial shape, e.g. ``(64, 64)`` or ``(32, 64, 64)``.
+        method: ``"linear"`` (float32 output) or ``"nearest"``.
         **kwargs: standard layer arguments.
 
     Raises:
-        ValueError: a non-positive size.
+        ValueError: a non-positive size, an unknown method, or inputs with fewer spatial axes
+            than ``shape``.
 
     Example:
         >>> print(SpatialResize((4, 6))(np.zeros((2, 8, 3, 1), "float32")).shape)
         (2, 4, 6, 1)
+        >>> print(SpatialResize((4, 6))(np.zeros((2, 5, 8, 3, 1), "float32")).shape)
+        (2, 5, 4, 6, 1)
     """
 
-    def __init__(self, shape, **kwargs):
+    def __init__(self, shape, method="linear", **kwargs):
         super().__init__(**kwargs)
-        shape = tuple(int(s) for s in shape)
-        if not shape or min(shape) < 1:
-            raise ValueError(f"SpatialResize: sizes must be positive, got {shape}.")
-        self.shape = shape
+        self.shape = _check_resize(shape, method, "SpatialResize")
+        self.method = method
+
+    def _first_axis(self, rank):
+        if rank - 2 < len(self.shape):
+            raise ValueError(f"SpatialResize{self.shape}: expected inputs (N, {len(self.shape)} or more spatial axes, "
+                             f"C), got rank {rank}.")
+        return rank - 1 - len(self.shape)
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
-        if len(x.shape) != len(self.shape) + 2:
-            raise ValueError(f"SpatialResize{self.shape}: expected inputs (N, {len(self.shape)} spatial axes, C), "
-                             f"got rank {len(x.shape)}.")
-        for axis, size in enumerate(self.shape, start=1):
-            x = _linear_axis(x, axis, size)
-        return x
+        x = inputs if self.method == "nearest" else ops.cast(inputs, "float32")
+        return resize_axes(x, self.shape, first_axis=self._first_axis(len(x.shape)), method=self.method)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.shape, input_shape[-1])
+        first = self._first_axis(len(input_shape))
+        kept = [old if new is None else new for old, new in zip(input_shape[first:-1], self.shape)]
+        return (*input_shape[:first], *kept, input_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "shape": list(self.shape)}
+        return {**super().get_config(), "shape": list(self.shape), "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package="biocnn", name="Resize")
+class LegacyResize(SpatialResize):
+    """Loads ``.keras`` files saved with the transfer backbones' former ``biocnn>Resize`` layer
+    (``height``, ``width``, ``interpolation``) as a :class:`SpatialResize`; not for new models."""
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        shape = (config.pop("height"), config.pop("width"))
+        method = {"bilinear": "linear", "nearest": "nearest"}.get(config.pop("interpolation", "bilinear"))
+        if method is None:
+            raise ValueError("This model's Resize layer uses an interpolation biocnn no longer provides; "
+                             "only 'bilinear' and 'nearest' load.")
+        return SpatialResize(shape, method=method, **config)
 
 
 def reader_layers(*, channels=None, scale_integers=True, nan_policy=None, window=None, resize_to=None):

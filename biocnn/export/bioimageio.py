@@ -38,6 +38,7 @@ import tensorflow as tf
 from biocnn.export import metadata as metadata_module
 from biocnn.export.card import CARD_FILE, card_markdown, model_card
 from biocnn.export.savedmodel import atomic_folder
+from biocnn import rundir
 from biocnn.rundir import file_sha256
 
 __all__ = ["RDF_FILE", "to_bioimageio"]
@@ -446,9 +447,8 @@ def to_bioimageio(run_or_export, out_dir, *, license=None, authors=None, cite=No
                          "volume models. Use biocnn.export.to_onnx or the SavedModel export for it.")
     run_dir = card["source"]["run_directory"]
     config = None
-    if run_dir and os.path.isfile(os.path.join(run_dir, "config.json")):
-        with open(os.path.join(run_dir, "config.json")) as f:
-            config = json.load(f)
+    if run_dir and rundir.is_run(run_dir):
+        config = rundir.read_config(run_dir)
 
     with atomic_folder(out_dir, overwrite, check=_check_target) as tmp, tempfile.TemporaryDirectory(dir=os.path.dirname(out_dir)) as work:
         if is_export:

@@ -17,6 +17,7 @@ import json
 import math
 import os
 
+from biocnn import rundir
 from biocnn.rundir import write_text
 
 __all__ = ["CARD_FILE", "card_markdown", "model_card", "wilson_interval"]
@@ -50,26 +51,19 @@ def wilson_interval(successes, n, z=_Z95):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _read_json(path):
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def _sources(path):
     """(config, metrics, export metadata, run directory) of a run directory or a biocnn export."""
     from biocnn.export import metadata as metadata_module
 
     path = os.path.abspath(os.fspath(path))
-    if os.path.isfile(os.path.join(path, "config.json")):
-        return _read_json(os.path.join(path, "config.json")), _read_json(os.path.join(path, "metrics.json")), None, path
+    if rundir.is_run(path):
+        return rundir.read_config(path), rundir.read_metrics(path, required=False), None, path
     if os.path.isfile(os.path.join(path, metadata_module.SIDECAR)):
         meta = metadata_module.read(path)
         run_dir = (meta.get("source") or {}).get("run_directory")
-        if run_dir and os.path.isfile(os.path.join(run_dir, "config.json")):
-            config = _read_json(os.path.join(run_dir, "config.json"))
-            metrics = _read_json(os.path.join(run_dir, "metrics.json"))
+        if run_dir and rundir.is_run(run_dir):
+            config = rundir.read_config(run_dir)
+            metrics = rundir.read_metrics(run_dir, required=False)
             return config, metrics or (meta.get("training") or {}).get("metrics"), meta, run_dir
         return None, (meta.get("training") or {}).get("metrics"), meta, None
     raise ValueError(
@@ -121,7 +115,7 @@ def _input_facts(config, meta):
     if config:
         data = config.get("data") or {}
         facts["shape"] = (data.get("train") or {}).get("input_shape")
-        inputs = config.get("inputs") or config.get("input") or {}
+        inputs = rundir.inputs_of(config)
         for key in ("source", "channels", "size", "clip_percentiles", "normalisation", "intensity_scaling"):
             if inputs.get(key) is not None:
                 facts[key] = inputs[key]
@@ -141,7 +135,7 @@ def _data_source(config):
     for key in ("csv", "folder", "npz", "hdf5", "fasta", "train_fasta"):
         if arguments.get(key):
             return f"{key}: {arguments[key]}"
-    return (config.get("inputs") or {}).get("source")
+    return rundir.inputs_of(config).get("source")
 
 
 def model_card(path, out=None, *, intended_use=None, limitations=None):
@@ -212,7 +206,7 @@ def model_card(path, out=None, *, intended_use=None, limitations=None):
         "model": model,
         "task": {"modality": modality, "kind": "classification", "class_names": class_names},
         "data": {"source": source or "not recorded in config.json (the pipeline's default data set)",
-                 "split": (config.get("inputs") or {}).get("split") if config else None, "splits": splits},
+                 "split": rundir.inputs_of(config).get("split") if config else None, "splits": splits},
         "input": _input_facts(config, meta),
         "training": training,
         "metrics": {s: _split_metrics(metrics.get(s)) for s in ("val", "test") if metrics.get(s)},

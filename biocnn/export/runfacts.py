@@ -16,6 +16,8 @@ import zipfile
 
 import numpy as np
 
+from biocnn import rundir
+
 __all__ = ["card_facts", "reader_of_run"]
 
 _PROBED = 20  # files whose headers are read to find the data's dtype
@@ -106,7 +108,7 @@ def reader_of_run(config, modality):
     """
     from biocnn.data.intensity import window_bounds
 
-    inputs = config.get("inputs") or {}
+    inputs = rundir.inputs_of(config)
     args = config.get("arguments") or {}
     reader = {}
     if modality == "volume" and isinstance(config.get("preprocessing"), dict):
@@ -159,8 +161,8 @@ def card_facts(config):
     data = config.get("data") or {}
     source_keys = ("folder", "csv", "npz", "hdf5", "key", "labels_key", "fasta", "labels", "bed", "reference", "root")
     source = {k: args[k] for k in source_keys if args.get(k) is not None}
-    if not source and (config.get("inputs") or {}).get("source"):
-        source = {"source": config["inputs"]["source"]}
+    if not source and rundir.inputs_of(config).get("source"):
+        source = {"source": rundir.inputs_of(config)["source"]}
     facts = {
         "data_source": source or None,
         "split_sizes": {s: d["samples"] for s, d in data.items() if isinstance(d, dict) and "samples" in d} or None,

@@ -31,7 +31,6 @@ into place only when complete.
 """
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -46,6 +45,7 @@ from biocnn.data.preprocess import PercentileClip, reader_layers
 from biocnn.export import metadata as metadata_module
 from biocnn.export.runfacts import card_facts, reader_of_run
 from biocnn.export.sequence_graph import encode_sequences
+from biocnn import rundir
 from biocnn.rundir import share_permissions
 
 __all__ = ["ExportedModel", "check_target", "from_run", "load", "save"]
@@ -910,18 +910,13 @@ def load(path, trust_export=False):
 # --- from a run directory ----------------------------------------------------------------------
 
 
-def _read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def _before_graph(config):
     """The reader steps of a run (outside its model), from its config.json."""
     if config.get("encoding"):
         return {}
     if isinstance(config.get("preprocessing"), dict):  # volumes
         return {"reader": "biocnn.data.read_volume", "volume_preprocessing": config["preprocessing"]}
-    inputs = config.get("inputs") or {}
+    inputs = rundir.inputs_of(config)
     return {
         "reader": "biocnn.data.load_image",
         "intensity_scaling": "integer images divided by their dtype maximum (uint8 / 255, uint16 / 65535); "
@@ -961,26 +956,22 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dty
     run_dir = os.path.abspath(os.fspath(run_dir))
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"No such run directory: '{run_dir}'.")
-    config_path = os.path.join(run_dir, "config.json")
+    config = rundir.read_config(run_dir)
     model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isfile(config_path):
-        raise ValueError(f"'{run_dir}' is not a biocnn run directory (no config.json). Give a pipeline's --out folder.")
     if not os.path.isfile(model_path):
         raise ValueError(
             f"'{run_dir}' has no model.keras: its training has not finished. Finish it (rerun the pipeline with "
             "--resume), then export."
         )
     check_target(export_dir, overwrite)  # before the (slow) model load
-    config = _read_json(config_path)
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    metrics = _read_json(metrics_path) if os.path.isfile(metrics_path) else None
+    metrics = rundir.read_metrics(run_dir, required=False)
     model = keras.saving.load_model(model_path, compile=False)
     encoding = config.get("encoding") or None
     reader, facts = None, card_facts(config)
     modality = _RANK_MODALITY.get(len(model.input_shape) - 2) if encoding is None else None
     if modality is not None:
         if raw_dtype is not None:
-            config = {**config, "inputs": {**(config.get("inputs") or {}), "raw_dtype": str(np.dtype(raw_dtype))}}
+            config = {**config, "inputs": {**rundir.inputs_of(config), "raw_dtype": str(np.dtype(raw_dtype))}}
         reader, found_in = reader_of_run(config, modality)
         facts["raw_dtype_from"] = "given (raw_dtype=)" if raw_dtype is not None else found_in
     source = {

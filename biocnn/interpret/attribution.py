@@ -22,6 +22,7 @@ Gradients use TensorFlow, the backend biocnn runs on.
 import keras
 import numpy as np
 
+from biocnn.data.preprocess import NUMPY_OPS, resize_axes
 from biocnn.interpret.features import as_batch, conv_layer_name, layer_model
 
 __all__ = ["saliency", "integrated_gradients", "grad_cam", "resize_linear", "plot_attributions"]
@@ -132,23 +133,11 @@ def integrated_gradients(model, x, class_index, baseline=None, steps=50, batch_s
     return result[0] if single else result
 
 
-def _interpolation_matrix(n_out, n_in):
-    """(n_out, n_in) linear interpolation with half-pixel centres (as image resizing does)."""
-    position = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, n_in - 1)
-    frac = position - low
-    matrix = np.zeros((n_out, n_in))
-    matrix[np.arange(n_out), low] += 1 - frac
-    matrix[np.arange(n_out), high] += frac
-    return matrix
-
-
 def resize_linear(array, shape):
     """Linear (bi-, tri-linear) resizing of the leading axes of ``array`` to ``shape``.
 
-    Separable: one 1D interpolation per axis, so one function serves 1D, 2D and 3D maps.
-    Trailing axes (channels) are kept.
+    :func:`biocnn.data.preprocess.resize_axes`, the one resize of biocnn (half-pixel centres, as
+    image resizing does), in float64 on the leading axes. Trailing axes (channels) are kept.
 
     Args:
         array: ``(*spatial, ...)`` values.
@@ -161,11 +150,7 @@ def resize_linear(array, shape):
         >>> print(resize_linear(np.ones((2, 3)), (4, 6)).shape, resize_linear(np.arange(2.), (4,)))
         (4, 6) [0.   0.25 0.75 1.  ]
     """
-    out = np.asarray(array, dtype="float64")
-    for axis, size in enumerate(shape):
-        matrix = _interpolation_matrix(int(size), out.shape[axis])
-        out = np.moveaxis(np.tensordot(matrix, np.moveaxis(out, axis, 0), axes=1), 0, axis)
-    return out
+    return resize_axes(np.asarray(array, dtype="float64"), shape, first_axis=0, xp=NUMPY_OPS)
 
 
 def grad_cam(model, x, class_index, layer=None, normalize=True):

@@ -97,15 +97,11 @@ def alexnet(
         >>> print(model.output_shape, model.get_layer("alexnet_pool5").output.shape)
         (None, 2) (None, 4, 4, 64)
     """
-    rank = blocks.rank_of(input_shape, where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    blocks.look_up("pooling", pooling, blocks.POOL, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, pools=blocks.POOL)
     stem = blocks.resolve_stem(stem, input_shape, where=name, imagenet_min=IMAGENET_MIN_SIZE)
     fc_units = blocks.check_positive_int(fc_units, "fc_units", where=name)
-    head = blocks.resolve_head(head, where=name)
 
     convs = CONVS if stem == "imagenet" else (SMALL_CONV1,) + CONVS[1:]
     pool_padding = "valid" if stem == "imagenet" else "same"

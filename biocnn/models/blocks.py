@@ -528,6 +528,75 @@ def resolve_head(head, output_activation=FROM_HEAD, where=""):
     return legacy
 
 
+#: Why residual networks refuse ``activation="maxout"``.
+RESIDUAL_NO_MAXOUT = (
+    "a maxout unit doubles the channels of the convolution before it, which breaks the "
+    "residual shapes; use 'relu', 'leaky_relu', 'tanh' or 'sigmoid'"
+)
+
+
+def check_model_options(input_shape, num_classes, *, activation, dropout, width_multiplier, pooling, head, where,
+                        pools=GLOBAL_POOL, residual=False, ranks=RANKS, output_activation=FROM_HEAD):
+    """Check the options every network of the zoo shares, and return them.
+
+    Args:
+        input_shape, num_classes, activation, dropout, width_multiplier, pooling, head: the
+            network's options.
+        where: the network's name, for the messages.
+        pools: the valid ``pooling`` values (:data:`GLOBAL_POOL` or :data:`POOL`).
+        residual: refuse ``activation="maxout"`` (:data:`RESIDUAL_NO_MAXOUT`).
+        ranks: the ranks the network supports.
+        output_activation: the older spelling of ``head`` (see :func:`resolve_head`).
+
+    Returns:
+        ``(rank, num_classes, activation, dropout, width_multiplier, head)``, each as checked.
+
+    Raises:
+        ValueError: an unsupported ``input_shape``, bad ``num_classes``, an unknown (or, for
+            residual networks, maxout) activation, a bad ``dropout`` or ``width_multiplier``, an
+            unknown ``pooling`` or ``head``.
+
+    Example:
+        >>> check_model_options((32, 32, 3), 10, activation="relu", dropout=0, width_multiplier=1,
+        ...                     pooling="avg", head="softmax", where="net")
+        (2, 10, 'relu', 0.0, 1.0, 'softmax')
+    """
+    rank = rank_of(input_shape, ranks, where=where)
+    num_classes = check_num_classes(num_classes, where=where)
+    activation = check_activation(activation, where=where, maxout=not residual,
+                                  why_not_maxout=RESIDUAL_NO_MAXOUT if residual else "")
+    dropout = check_rate(dropout, where=where)
+    width = check_width(width_multiplier, where=where)
+    look_up("pooling", pooling, pools, where=where)
+    head = resolve_head(head, output_activation, where=where)
+    return rank, num_classes, activation, dropout, width, head
+
+
+def residual(x, y, stride, project, name):
+    """``y`` plus the shortcut of the block input ``x``: ``x`` itself where the block keeps the
+    shape (identity), else ``project()``, a strided 1x1 convolution of the block's choosing
+    (projection; ResNet's of ``x``, the wide ResNet's of ``x`` pre-activated).
+
+    Args:
+        x: the block's input.
+        y: the block's residual branch.
+        stride: the block's stride.
+        project: ``() -> tensor``, the projection shortcut, called only where the shape changes.
+        name: the name of the ``Add`` layer.
+
+    Returns:
+        The sum.
+
+    Example:
+        >>> x = keras.Input((8, 8, 4))
+        >>> y = conv(2, 8, 3, strides=2, padding="same")(x)
+        >>> print(residual(x, y, 2, lambda: conv(2, 8, 1, strides=2)(x), "add").shape)
+        (None, 4, 4, 8)
+    """
+    shortcut = project() if stride != 1 or x.shape[-1] != y.shape[-1] else x
+    return layers.Add(name=name)([shortcut, y])
+
+
 def conv_unit(x, rank, filters, kernel_size, activation, name, batch_norm=False, **conv_kwargs):
     """Convolution -> optional batch norm -> activation, named ``name``, ``name_bn``, ``name_act``.
 
@@ -589,12 +658,14 @@ def dense_unit(x, units, activation, name, **dense_kwargs):
 def dense_classifier(x, fc_numbers, units, activation, dropout, num_classes, head, name):
     """Flatten, then ``fc{n}`` Dense units (each followed by dropout when ``dropout``), then the head.
 
-    The classifier of AlexNet (``fc6``, ``fc7``) and VGG (``fc1``, ``fc2``); layer names
-    ``{name}_flatten``, ``{name}_fc{n}``, ``{name}_dropout{n}``.
+    The classifier of AlexNet (``fc6``, ``fc7``), VGG and Basset (``fc1``, ``fc2``); layer names
+    ``{name}_flatten``, ``{name}_fc{n}``, ``{name}_dropout{n}``. ``units`` is one width for every
+    layer or one per layer.
     """
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    for n in fc_numbers:
-        x = dense_unit(x, units, activation, f"{name}_fc{n}")
+    widths = [units] * len(fc_numbers) if isinstance(units, numbers.Integral) else list(units)
+    for n, width in zip(fc_numbers, widths):
+        x = dense_unit(x, width, activation, f"{name}_fc{n}")
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_dropout{n}")(x)
     return output_head(x, num_classes, head, name)

@@ -121,14 +121,10 @@ def lenet5(
         >>> print(model.output_shape, model.count_params())
         (None, 10) 61706
     """
-    rank = blocks.rank_of(input_shape, where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(activation, where=name)
-    blocks.look_up("pooling", pooling, blocks.POOL, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, pools=blocks.POOL, output_activation=output_activation)
     padding = _resolve_padding(padding, input_shape, name)
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    head = blocks.resolve_head(head, output_activation, where=name)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     x = inputs

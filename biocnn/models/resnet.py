@@ -39,10 +39,6 @@ STAGE_FILTERS = (64, 128, 256, 512)
 EXPANSION = {"basic": 1, "bottleneck": 4}
 STEM_FILTERS = 64
 BN_EPSILON = 1e-5  # torchvision's
-NO_MAXOUT = (
-    "a maxout unit doubles the channels of the convolution before it, which breaks the "
-    "residual shapes; use 'relu', 'leaky_relu', 'tanh' or 'sigmoid'"
-)
 
 
 def _conv_bn(x, rank, filters, kernel_size, strides, name, activation=None):
@@ -68,10 +64,8 @@ def _block(x, rank, kind, filters, stride, activation, plain, name):
         y = _conv_bn(y, rank, filters, 3, stride, f"{name}_2", activation)
         y = _conv_bn(y, rank, out_channels, 1, 1, f"{name}_3")
     if not plain:
-        shortcut = x
-        if stride != 1 or x.shape[-1] != out_channels:
-            shortcut = _conv_bn(x, rank, out_channels, 1, stride, f"{name}_0")
-        y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+        y = blocks.residual(x, y, stride, lambda: _conv_bn(x, rank, out_channels, 1, stride, f"{name}_0"),
+                            f"{name}_add")
     return blocks.activation(activation, f"{name}_out")(y)
 
 
@@ -130,16 +124,10 @@ def resnet(
         (None, 4, 4, 128)
     """
     blocks.look_up("depth", depth, DEPTHS, where=name)
-    rank = blocks.rank_of(input_shape, where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(
-        activation, where=name, maxout=False, why_not_maxout=NO_MAXOUT
-    )
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    blocks.look_up("pooling", pooling, blocks.GLOBAL_POOL, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, residual=True)
     stem = blocks.resolve_stem(stem, input_shape, where=name)
-    head = blocks.resolve_head(head, where=name)
     kind, counts = DEPTHS[depth]
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")

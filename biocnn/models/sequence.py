@@ -82,17 +82,13 @@ def deepbind(
         >>> print(model.output_shape, model.count_params())
         (None, 1) 2129
     """
-    rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, ranks=(1,))
     filters = blocks.check_positive_int(filters, "filters", where=name)
     kernel_size = blocks.check_positive_int(kernel_size, "kernel_size", where=name)
     if isinstance(hidden_units, bool) or not isinstance(hidden_units, numbers.Integral) or hidden_units < 0:
         raise ValueError(f"{name}: hidden_units must be an int >= 0 (0: no hidden layer), got {hidden_units!r}.")
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
-    blocks.look_up("pooling", pooling, blocks.GLOBAL_POOL, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    head = blocks.resolve_head(head, where=name)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     x = blocks.conv_unit(
@@ -179,14 +175,10 @@ def basset(
         >>> print(model.get_layer("basset_flatten").output.shape)
         (None, 2000)
     """
-    rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
-    blocks.look_up("pooling", pooling, blocks.POOL, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, pools=blocks.POOL, ranks=(1,))
     blocks.look_up("padding", padding, PADDINGS, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    head = blocks.resolve_head(head, where=name)
     length, minimum = input_shape[0], basset_min_valid_length()
     if padding == "auto":
         padding = "valid" if length >= minimum else "same"
@@ -204,12 +196,9 @@ def basset(
             batch_norm=batch_norm, padding=padding,
         )
         x = blocks.pool(rank, pooling, pool_size, padding=padding, name=f"{name}_pool{i}")(x)
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
-    for i, units in enumerate(BASSET_FC, start=1):
-        x = blocks.dense_unit(x, blocks.scaled(units, width), activation, f"{name}_fc{i}")
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}")(x)
-    x = blocks.output_head(x, num_classes, head, name)
+    fc_numbers = range(1, len(BASSET_FC) + 1)
+    x = blocks.dense_classifier(x, fc_numbers, [blocks.scaled(u, width) for u in BASSET_FC], activation, dropout,
+                                num_classes, head, name)
     return keras.Model(inputs, x, name=name)
 
 
@@ -282,19 +271,15 @@ def kim_cnn(
         >>> print(model.get_layer("kim_cnn_concat").output.shape, model.count_params())
         (None, 50, 300) 360902
     """
-    rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, ranks=(1,))
     widths = _check_filter_widths(filter_widths, name)
     filters = blocks.check_positive_int(filters, "filters", where=name)
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
     if max_norm is not None and (
         isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or max_norm <= 0
     ):
         raise ValueError(f"{name}: max_norm must be a positive number or None, got {max_norm!r}.")
-    blocks.look_up("pooling", pooling, blocks.GLOBAL_POOL, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    head = blocks.resolve_head(head, where=name)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     branches = [

@@ -74,14 +74,10 @@ def vgg(
         (None, 10) (None, 1, 1, 64)
     """
     blocks.look_up("depth", depth, CONFIGS, where=name)
-    rank = blocks.rank_of(input_shape, where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    blocks.look_up("pooling", pooling, blocks.POOL, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, pools=blocks.POOL)
     fc_units = blocks.check_positive_int(fc_units, "fc_units", where=name)
-    head = blocks.resolve_head(head, where=name)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     x = inputs

@@ -13,7 +13,7 @@ import keras
 
 from biocnn.models import blocks
 from biocnn.models.registry import register
-from biocnn.models.resnet import BN_EPSILON, NO_MAXOUT
+from biocnn.models.resnet import BN_EPSILON
 
 __all__ = ["wide_resnet", "group_widths"]
 
@@ -38,13 +38,8 @@ def _block(x, rank, filters, stride, activation, dropout, name):
     if dropout:
         y = keras.layers.Dropout(dropout, name=f"{name}_dropout")(y)
     y = _conv3(rank, filters, 1, f"{name}_conv2")(y)
-    shortcut = x
-    if stride != 1 or x.shape[-1] != filters:
-        shortcut = blocks.conv(
-            rank, filters, 1, strides=stride, padding="same", use_bias=False,
-            name=f"{name}_shortcut",
-        )(o1)
-    return keras.layers.Add(name=f"{name}_out")([shortcut, y])
+    return blocks.residual(x, y, stride, lambda: blocks.conv(
+        rank, filters, 1, strides=stride, padding="same", use_bias=False, name=f"{name}_shortcut")(o1), f"{name}_out")
 
 
 def group_widths(widen_factor, width_multiplier=1.0):
@@ -117,15 +112,9 @@ def wide_resnet(
             f"40, ...), got {depth}; try {nearest}."
         )
     widen_factor = blocks.check_positive_int(widen_factor, "widen_factor", where=name)
-    rank = blocks.rank_of(input_shape, where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
-    activation = blocks.check_activation(
-        activation, where=name, maxout=False, why_not_maxout=NO_MAXOUT
-    )
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    blocks.look_up("pooling", pooling, blocks.GLOBAL_POOL, where=name)
-    head = blocks.resolve_head(head, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling=pooling, head=head, where=name, residual=True)
     per_group = (depth - 4) // 6
     stem_filters, *widths = group_widths(widen_factor, width)
 

@@ -24,7 +24,6 @@ from biocnn.transfer.layers import (
     PREPROCESSING_MODES,
     AppendOnes,
     ImageNetPreprocessing,
-    Resize,
     TileChannels,
     ZeroChannelShortcut,
 )
@@ -62,7 +61,7 @@ from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, e
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
-    "AppendOnes", "ImageNetPreprocessing", "Resize", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
+    "AppendOnes", "ImageNetPreprocessing", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",

@@ -2,7 +2,7 @@
 
 :func:`backbone` returns a keras.Model from raw intensities to a pooled feature vector:
 
-    input (H, W, C) -> [Resize] -> ImageNetPreprocessing -> keras.applications network -> pooling
+    input (H, W, C) -> [SpatialResize] -> ImageNetPreprocessing -> keras.applications network -> pooling
 
 * **weights**: ``"imagenet"`` (Keras downloads the file; offline, the error says which file to
   fetch elsewhere and pass by path), a local weights file (the Keras-2-style ``.h5`` files that
@@ -35,7 +35,8 @@ from biocnn.rundir import atomic_path
 from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite
 from biocnn.transfer.imagenet import PACKAGES, WeightsUnavailableError, load_imagenet
 from biocnn.transfer.torch_weights import import_torch_weights
-from biocnn.transfer.layers import ImageNetPreprocessing, Resize, TileChannels
+from biocnn.data.preprocess import SpatialResize
+from biocnn.transfer.layers import ImageNetPreprocessing, TileChannels
 from biocnn.utils import did_you_mean
 
 __all__ = ["BACKBONES", "CHANNEL_MODES", "WeightsUnavailableError", "backbone", "family", "save_application_weights"]
@@ -306,7 +307,7 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
     tile = channels != 3 and channel_mode == "tile"
     front = [TileChannels(3, name=f"{model_name}_tile")] if tile else []
     if size is not None:
-        front.append(Resize(*size, name=f"{model_name}_resize"))
+        front.append(SpatialResize(size, name=f"{model_name}_resize"))
     front.append(ImageNetPreprocessing(fam.preprocessing if preprocessing else "none", input_scale,
                                        name=f"{model_name}_preprocessing"))
     inputs = keras.Input((*input_shape[:2], channels if tile else 3), name=f"{model_name}_input")

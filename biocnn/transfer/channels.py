@@ -22,14 +22,15 @@ of a zero-padded convolution match the RGB network exactly. The adapted convolut
 import keras
 import numpy as np
 
-from biocnn.transfer.layers import AppendOnes, ImageNetPreprocessing, Resize
+from biocnn.data.preprocess import SpatialResize
+from biocnn.transfer.layers import AppendOnes, ImageNetPreprocessing
 
 __all__ = ["adapt_input_channels", "first_conv", "channel_matrix", "clone_with_weights", "layers_by_name", "as_functional"]
 
 #: Layers allowed between the input and the first convolution: per-pixel affine maps ...
 _AFFINE = (ImageNetPreprocessing, keras.layers.Rescaling, keras.layers.Normalization)
 #: ... and layers that act on every channel alike.
-_RESIZE = (Resize, keras.layers.Resizing)
+_RESIZE = (SpatialResize, keras.layers.Resizing)
 _SPATIAL = _RESIZE + (keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
             keras.layers.ZeroPadding3D)
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)

@@ -21,7 +21,8 @@ import pathlib
 import keras
 
 from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite, lite_variant
-from biocnn.transfer.layers import ImageNetPreprocessing, Resize
+from biocnn.data.preprocess import SpatialResize
+from biocnn.transfer.layers import ImageNetPreprocessing
 from biocnn.transfer.torch_weights import import_torch_weights
 
 __all__ = ["WeightsUnavailableError", "PACKAGES", "cache_dir", "imagenet_weights", "load_imagenet", "imagenet_classifier"]
@@ -186,6 +187,6 @@ def imagenet_classifier(variant="efficientnet_lite0", input_shape=(None, None, 3
     size = LITE_VARIANTS[key].resolution
     network = load_imagenet(efficientnet_lite(key, include_top=True), key)
     inputs = keras.Input(tuple(input_shape), name=f"{key}_classifier_input")
-    x = Resize(size, size, name=f"{key}_resize")(inputs)
+    x = SpatialResize((size, size), name=f"{key}_resize")(inputs)
     x = ImageNetPreprocessing("lite", name=f"{key}_preprocessing")(x)
     return keras.Model(inputs, network(x), name=f"{key}_imagenet")

@@ -15,7 +15,7 @@ Conv2D (k x k, stride s), DepthwiseConv2D   Conv3D (t x k x k, stride 1 x s x s;
 Max/AveragePooling2D (p, stride s)          Max/AveragePooling3D (1 x p x p, stride 1 x s x s)
 GlobalAverage/MaxPooling2D                  GlobalAverage/MaxPooling3D
 ZeroPadding2D, Cropping2D, UpSampling2D     their 3D forms, nothing added along depth
-Resizing (h, w)                             :class:`~biocnn.transfer.layers.Resize`: each slice
+Resizing (h, w)                             :class:`~biocnn.data.preprocess.SpatialResize`: each slice
 Reshape (1, 1, C) (squeeze-and-excitation)  Reshape (1, 1, 1, C)
 anything else (BatchNormalization,          the same layer (channel ``axis`` 3 becomes -1),
 activations, Add, Concatenate, Dense, ...)  weights unchanged
@@ -33,7 +33,7 @@ import numpy as np
 from keras import layers
 
 from biocnn.transfer.channels import as_functional
-from biocnn.transfer.layers import Resize
+from biocnn.data.preprocess import SpatialResize
 from biocnn.utils import did_you_mean
 
 __all__ = ["INFLATE_MODES", "inflate"]
@@ -92,7 +92,12 @@ def _layer_3d(layer, depth, depth_stride):
     if isinstance(layer, layers.UpSampling2D):
         return layers.UpSampling3D((1, *_pair(config["size"])), name=layer.name)
     if isinstance(layer, layers.Resizing):
-        return Resize(config["height"], config["width"], config["interpolation"], name=layer.name)
+        methods = {"bilinear": "linear", "nearest": "nearest"}
+        if config["interpolation"] not in methods:
+            raise NotImplementedError(f"inflate: Resizing '{layer.name}' interpolates {config['interpolation']!r}; "
+                                      "only bilinear and nearest have a 3D counterpart.")
+        return SpatialResize((config["height"], config["width"]), method=methods[config["interpolation"]],
+                             name=layer.name)
     if isinstance(layer, layers.Reshape):
         target = tuple(config["target_shape"])
         if len(target) != 3 or target[:2] != (1, 1):

@@ -5,7 +5,9 @@
 * :class:`AppendOnes` appends a channel of ones; a channel-adapted first convolution uses it to
   carry the preprocessing's per-channel offsets (see :mod:`biocnn.transfer.channels`).
 * :class:`TileChannels` repeats the input channels cyclically (grey -> RGB).
-* :class:`Resize` resizes images, or each depth slice of volumes, inside the model.
+
+Resizing inside the model is :class:`biocnn.data.preprocess.SpatialResize`, the one resize of the
+readers and exports.
 * :class:`ZeroChannelShortcut` is the parameter-free residual shortcut of MedicalNet's ResNet-18/34.
 
 All are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
@@ -16,7 +18,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "Resize", "ZeroChannelShortcut"]
+__all__ = ["PREPROCESSING_MODES", "ImageNetPreprocessing", "AppendOnes", "TileChannels", "ZeroChannelShortcut"]
 
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB mean and standard deviation on [0, 1]
 _STD = (0.229, 0.224, 0.225)
@@ -150,47 +152,6 @@ class TileChannels(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
-
-
-@keras.saving.register_keras_serializable(package="biocnn")
-class Resize(keras.layers.Layer):
-    """Resize images ``(N, H, W, C)``, or every depth slice of volumes ``(N, D, H, W, C)``.
-
-    Used instead of ``keras.layers.Resizing``, whose ``call`` (Keras 3.15) has the default
-    ``training=True``: in a model called directly (``model(x)``), that default reaches every
-    later layer through the call context, so BatchNormalization normalises with batch statistics
-    and moves its moving mean and variance. This layer has no ``training`` argument.
-
-    Args:
-        height, width: the output size.
-        interpolation: as ``keras.ops.image.resize`` (default ``"bilinear"``).
-
-    Example:
-        >>> import numpy as np
-        >>> print(Resize(32, 32)(np.zeros((1, 4, 28, 28, 2), "float32")).shape)
-        (1, 4, 32, 32, 2)
-    """
-
-    def __init__(self, height, width, interpolation="bilinear", **kwargs):
-        super().__init__(**kwargs)
-        self.height, self.width, self.interpolation = int(height), int(width), interpolation
-
-    def call(self, inputs):
-        size = (self.height, self.width)
-        if len(inputs.shape) == 4:
-            return ops.image.resize(inputs, size, interpolation=self.interpolation)
-        shape = ops.shape(inputs)
-        depth, channels = inputs.shape[1], inputs.shape[-1]
-        slices = ops.reshape(inputs, (-1, shape[2], shape[3], channels))
-        resized = ops.image.resize(slices, size, interpolation=self.interpolation)
-        return ops.reshape(resized, (-1, depth if depth is not None else shape[1], *size, channels))
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-3], self.height, self.width, input_shape[-1])
-
-    def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width,
-                "interpolation": self.interpolation}
 
 
 @keras.saving.register_keras_serializable(package="biocnn")
