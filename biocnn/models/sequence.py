@@ -368,18 +368,15 @@ def seqnet(
         >>> print(model.output_shape, model.count_params())
         (None, 3) 31883
     """
-    rank = blocks.rank_of(input_shape, ranks=(1,), where=name)
-    num_classes = blocks.check_num_classes(num_classes, where=name)
+    rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
+        input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
+        pooling="max", head=head, where=name, ranks=(1,))
     filters = blocks.check_positive_int(filters, "filters", where=name)
     kernel_size = blocks.check_positive_int(kernel_size, "kernel_size", where=name)
     depth = blocks.check_positive_int(depth, "depth", where=name)
     bins = blocks.check_positive_int(bins, "bins", where=name)
     bin_channels = blocks.check_positive_int(bin_channels, "bin_channels", where=name)
     hidden_units = blocks.check_positive_int(hidden_units, "hidden_units", where=name)
-    activation = blocks.check_activation(activation, where=name)
-    dropout = blocks.check_rate(dropout, where=name)
-    width = blocks.check_width(width_multiplier, where=name)
-    head = blocks.resolve_head(head, where=name)
     channels = blocks.scaled(filters, width)
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
