@@ -61,6 +61,13 @@ def parse_args(argv, **kwargs):
 
 def main(argv=None, **kwargs):
     args = parse_args(argv, **kwargs)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     from biocnn import gallery
     from biocnn.commands import steps
 

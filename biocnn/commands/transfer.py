@@ -109,6 +109,13 @@ def build_model(args, sample_shape, num_classes):
 
 def main(argv=None):
     args = parse_args(argv)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     import functools
 
     from biocnn import transfer

@@ -68,6 +68,13 @@ def examples(labels, count):
 
 def main(argv=None):
     args = parse_args(argv)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     from biocnn import gallery
     from biocnn.commands import steps
     from biocnn.evaluation import class_scores
