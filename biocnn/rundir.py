@@ -9,7 +9,8 @@ A run directory holds::
     metrics.json    {"val": {...}, "test": {"accuracy", "loss", "auroc", "auprc", ...}}
     model.keras     the selected model (best validation epoch)
     training_curves.png
-    checkpoints/    what resuming needs (the last epoch's weights, optimizer and state)
+    checkpoints/    what resuming needs (the last epoch's weights, optimizer and state), removed
+                    once the run finishes unless kept (:meth:`RunDirectory.remove_recorded`)
 
 Every file is written to a temporary name in the same folder and then renamed, so an
 interrupted run never leaves a half-written file behind; files and folders get the usual

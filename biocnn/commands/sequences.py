@@ -19,7 +19,7 @@ kept, and the test split is evaluated once at the end.
 
 Writes the run directory (config.json, history.csv, metrics.json with per-class AUROC and
 AUPRC, model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv
-and .png, roc.png, checkpoints/) and the sequence interpretation: motifs.meme (first-layer
+and .png, roc.png; checkpoints/ while training) and the sequence interpretation: motifs.meme (first-layer
 filters as PWMs, for TomTom) and mutagenesis.png/.npz (every single-base substitution of one
 test sequence per class).
 

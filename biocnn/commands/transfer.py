@@ -24,7 +24,8 @@ few hundred steps).
 
 Writes the run directory: config.json, history.csv (both phases, column phase), metrics.json,
 model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv/.png,
-roc.png, checkpoints/head and checkpoints/fine_tune (--resume continues either phase); --export DIR
+roc.png, and while training checkpoints/head and checkpoints/fine_tune (--resume continues either
+phase; removed when the run finishes unless --keep-checkpoints); --export DIR
 also writes a SavedModel.
 
     biocnn transfer --npz datasets/medmnist/breastmnist.npz --backbone ResNet50 \\

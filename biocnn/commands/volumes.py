@@ -17,7 +17,7 @@ ResNet-18 with the small-input stem) trains on "train" with MomentumSGD, "val" c
 learning-rate drops, early stopping and the kept epoch, and "test" is evaluated once.
 
 Writes the run directory: config.json, history.csv, metrics.json, model.keras, training_curves.png,
-predictions.csv, per_class.csv, confusion_matrix.csv/.png, roc.png, checkpoints/, and slices.png
+predictions.csv, per_class.csv, confusion_matrix.csv/.png, roc.png, checkpoints/ (while training), and slices.png
 (orthogonal mid-slices of test volumes with their true and predicted labels).
 
     biocnn volumes --out runs/adrenal
