@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -238,6 +239,13 @@ def train_and_evaluate(
     class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
     check_splits(arrays=splits, ids=ids, class_names=class_names, verbose=bool(verbose))
     test_time = tta_config(tta, model, extra_config)
+    augmentation_config = None if augmentation is None else keras.saving.serialize_keras_object(augmentation)
+    if test_time["tta"] is not None and not tta_module.trained_on_views(augmentation_config, test_time["tta"]):
+        spec = test_time["tta"]["spec"]
+        needed = " or ".join(tta_module.TRAINED_VIEWS["rc" if spec == "rc" else "flips"])
+        warnings.warn(f"--tta {spec}: the model was not trained on these views (no {needed} in its augmentation); "
+                      "views a model never saw can lower accuracy. Train with --augment, and compare metrics.json's "
+                      "<split>_without_tta.", stacklevel=2)
     check_resumable(run)
     run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config}, settings=dict(config.to_dict(), epochs=None, strategy=None))
     run.write_json(
@@ -247,7 +255,7 @@ def train_and_evaluate(
             "training": config.to_dict(),
             "seed": config.seed,
             "model": {"name": model.name, "parameters": int(model.count_params())},
-            "augmentation": None if augmentation is None else keras.saving.serialize_keras_object(augmentation),
+            "augmentation": augmentation_config,
             "mixup": None if mixup is None else mixup.get_config(),
             "data": describe_data(splits, class_names),
             "class_names": class_names,

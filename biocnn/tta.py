@@ -25,8 +25,8 @@ import warnings
 import keras
 import numpy as np
 
-__all__ = ["SPECS", "TestTimeAugmentation", "average", "describe", "flip_views", "predict_flips",
-           "resolve", "with_tta"]
+__all__ = ["SPECS", "TRAINED_VIEWS", "TestTimeAugmentation", "average", "describe", "flip_views", "predict_flips",
+           "resolve", "trained_on_views", "with_tta"]
 
 #: The named view sets of ``--tta`` (``flips=AXES`` also).
 SPECS = ("auto", "flips", "rc", "none")
@@ -104,6 +104,35 @@ def resolve(spec, *, rank, channels, alphabet=None):
         if not axes or axes[0] < 1 or axes[-1] > rank:
             raise ValueError(f"--tta {spec}: the spatial axes of {rank}D inputs are 1..{rank}; got {listed!r}.")
     return {"spec": spec, "views": [list(v) for v in flip_views(rank, axes)]}
+
+
+#: The training augmentations that show a model the views of each spec (class names).
+TRAINED_VIEWS = {"rc": ("ReverseComplement",), "flips": ("RandomFlip", "RandomRot90")}
+
+
+def trained_on_views(augmentation, tta):
+    """Whether a serialised training augmentation (``config.json``'s ``augmentation``) showed the
+    model the views of ``tta``: flips need a flip (or 90-degree rotation), ``rc`` a reverse complement.
+
+    Views a model never saw can cost accuracy: on BreastMNIST, LeNet-5 trained without flips lost
+    0.05 test accuracy to flip TTA (README, "Seeds, test-time augmentation and ensembles").
+
+    Example:
+        >>> trained_on_views({"class_name": "RandomFlip"}, {"spec": "flips", "views": [[], [1]]})
+        True
+        >>> trained_on_views(None, {"spec": "rc", "views": [[], [1, 2]]})
+        False
+    """
+    wanted = TRAINED_VIEWS["rc" if tta["spec"] == "rc" else "flips"]
+
+    def found(value):
+        if isinstance(value, dict):
+            return value.get("class_name") in wanted or any(found(v) for v in value.values())
+        if isinstance(value, list):
+            return any(found(v) for v in value)
+        return False
+
+    return found(augmentation)
 
 
 def describe(tta):

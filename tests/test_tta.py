@@ -48,6 +48,15 @@ def test_resolve_refuses_views_that_do_not_fit(spec, kwargs, message):
         tta.resolve(spec, **kwargs)
 
 
+def test_trained_on_views_reads_the_serialised_augmentation():
+    from biocnn import augment
+
+    flips = keras.saving.serialize_keras_object(augment.policy("microscopy", rank=2, seed=0, channels=1))
+    assert tta.trained_on_views(flips, tta.resolve("flips", rank=2, channels=1))
+    assert not tta.trained_on_views(flips, tta.resolve("rc", rank=1, channels=4, alphabet="dna"))
+    assert not tta.trained_on_views(None, tta.resolve("flips", rank=2, channels=1))
+
+
 def test_flip_views_of_a_volume_equal_the_numpy_mean():
     net = _net((3, 4, 5, 2))
     x = np.random.default_rng(1).normal(size=(4, 3, 4, 5, 2)).astype("float32")
@@ -83,9 +92,10 @@ def tta_run(tmp_path_factory):
     run = RunDirectory(folder)
     model = _net((6, 6, 1), classes=2)
     splits = _tiny_splits()
-    result = experiment.train_and_evaluate(
-        run, model, splits, TrainingConfig(epochs=1, batch_size=8), class_names=["a", "b"], verbose=0, tta="auto",
-        extra_config={"inputs": {"raw_dtype": "float32"}})
+    with pytest.warns(UserWarning, match=r"--tta flips: the model was not trained on these views \(no RandomFlip"):
+        result = experiment.train_and_evaluate(
+            run, model, splits, TrainingConfig(epochs=1, batch_size=8), class_names=["a", "b"], verbose=0, tta="auto",
+            extra_config={"inputs": {"raw_dtype": "float32"}})
     return folder, model, splits, result
 
 

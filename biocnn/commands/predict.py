@@ -30,6 +30,13 @@ F of N. --bedgraph writes one track for the positive class of a two-class model 
 class; every class's track for more classes, or --bedgraph-class NAME ...), each window's value
 on the --stride bases at its centre so the intervals tile without overlap.
 
+Instead of an export, --run takes finished run directories: one run, several, or a parent of
+seed_K/ or fold_K/ runs (--seeds, biocnn cv). Several members are an ensemble: the mean of their
+probabilities (biocnn.export.from_runs; a member whose classes, inputs or shapes differ is
+refused, naming it and the field). The members' recorded test-time views are used; --tta [SPEC]
+chooses others (--tta alone: every axis flip of images and volumes, the reverse complement of
+DNA; --tta none: no views).
+
 Writes --out (CSV: the key columns -- id; chrom,start,end[,strand,name] for BED and scans --
 then predicted, probability_<class> for every class) and --bedgraph atomically: a temporary
 file renamed at the end, so an interrupted run leaves nothing under the final names; an
