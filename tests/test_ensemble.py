@@ -107,3 +107,27 @@ def test_a_cross_validation_with_tta_exports_its_folds_and_their_views(tmp_path)
     views = [probe, probe[:, ::-1], probe[:, :, ::-1], probe[:, ::-1, ::-1]]
     expected = np.mean([m.predict(np.ascontiguousarray(v), verbose=0) for m in folds for v in views], axis=0)
     np.testing.assert_allclose(load(tmp_path / "folds")(probe)["probabilities"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_sequence_ensemble_encodes_in_the_graph_and_averages_both_strands(tmp_path):
+    from biocnn.data import Encoding, reverse_complement
+
+    encoding = Encoding("dna", length=9)
+    members = []
+    for seed in (0, 1):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((9, 4)), keras.layers.Conv1D(3, 3), keras.layers.GlobalMaxPooling1D(),
+                                  keras.layers.Dense(2, activation="softmax")], name="seq")
+        folder = tmp_path / "seeds" / f"seed_{seed}"
+        folder.mkdir(parents=True)
+        model.save(folder / "model.keras")
+        (folder / "config.json").write_text(json.dumps({
+            "class_names": ["bound", "unbound"], "encoding": encoding.to_dict(), "seed": seed,
+            "test_time": {"tta": {"spec": "rc", "views": [[], [1, 2]]}, "rc_average": True}}))
+        members.append(model)
+    meta = from_runs([tmp_path / "seeds"], tmp_path / "export")
+    assert meta["outputs"]["rc_average"] and meta["input"]["name"] == "sequence"
+    sequences = ["ACGTACGTA", "ttgcaNNac", "GGGCCCAAA"]
+    x = encoding.encode(sequences)
+    expected = np.mean([m.predict(v, verbose=0) for m in members for v in (x, reverse_complement(x))], axis=0)
+    np.testing.assert_allclose(load(tmp_path / "export")(sequences)["probabilities"], expected, rtol=1e-5, atol=1e-6)
