@@ -190,8 +190,8 @@ def add_tta_argument(parser, modality=None):
     parser.add_argument("--tta", nargs="?", const="auto", default=default, metavar="SPEC",
                         help="test-time augmentation: score val/test (and serve the export) as the mean over "
                              "mirrored views; --tta alone: the natural views (every axis flip of images and volumes, "
-                             "the reverse complement of one-hot DNA/RNA); or flips, flips=AXES (e.g. 2,3), rc, none "
-                             f"(default: {default or 'none'})")
+                             "the reverse complement of one-hot DNA/RNA), best with a model trained on them (--augment); "
+                             f"or flips, flips=AXES (e.g. 2,3), rc, none (default: {default or 'none'})")
 
 
 def _model_option(text):
@@ -330,12 +330,13 @@ def add_training_arguments(parser, modality=None, out=True):
                             "TF_CONFIG (run the same command on each). --batch-size is the global batch, split over "
                             "all devices (default %(default)s)")
     if out:
-        add_output_arguments(parser)
+        add_output_arguments(parser, seeds=modality in SEEDS_COMMANDS)
     return parser
 
 
-def add_output_arguments(parser, export=True):
-    """``--out --overwrite --resume`` and, for training commands, ``--export DIR --tensorboard``."""
+def add_output_arguments(parser, export=True, seeds=False):
+    """``--out --overwrite --resume`` and, for training commands, ``--export DIR --tensorboard``
+    (``seeds``: the command takes ``--seeds``, whose export is the seed ensemble)."""
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, help="run directory to write")
     mode = out.add_mutually_exclusive_group()
@@ -344,7 +345,9 @@ def add_output_arguments(parser, export=True):
     if export:
         out.add_argument("--export", metavar="DIR",
                          help="also write a TensorFlow SavedModel of the selected model to DIR (raw inputs, no "
-                              "augmentation; see biocnn export); --overwrite replaces a previous export")
+                              "augmentation; see biocnn export)" + ("; with --tta its views are averaged in the graph; with "
+                              "--seeds: one model averaging the seeds" if seeds else "")
+                              + "; --overwrite replaces a previous export")
         out.add_argument("--tensorboard", action="store_true",
                          help="also write TensorBoard logs to OUT/tensorboard (tensorboard --logdir OUT)")
     return out
