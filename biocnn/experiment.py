@@ -246,8 +246,8 @@ def train_and_evaluate(
         warnings.warn(f"--tta {spec}: the model was not trained on these views (no {needed} in its augmentation); "
                       "views a model never saw can lower accuracy. Train with --augment, and compare metrics.json's "
                       "<split>_without_tta.", stacklevel=2)
-    check_resumable(run)
     run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config}, settings=dict(config.to_dict(), epochs=None, strategy=None))
+    check_resumable(run)
     run.write_json(
         "config.json",
         {

@@ -73,3 +73,17 @@ def test_only_recorded_files_are_removed(tmp_path):
     (tmp_path / "run" / "checkpoints" / "mine.txt").write_text("a user's file")
     assert run.remove_recorded("checkpoints") == ["checkpoints/state.json"]
     assert os.listdir(tmp_path / "run" / "checkpoints") == ["mine.txt"]
+
+
+def test_one_copy_of_rundir_whichever_biocnn_module_comes_first():
+    # `from biocnn.rundir import ...` before anything else loaded a second biocnn.rundir for the
+    # training code, whose files then went unrecorded (and were neither removed nor overwritten).
+    import subprocess
+    import sys
+
+    code = ("import biocnn.rundir as r, biocnn.training as t, biocnn.experiment as e\n"
+            "print(t.make_folder is r.make_folder and e.training is t, type(r.__spec__.loader).__name__)")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "SourceFileLoader"]
