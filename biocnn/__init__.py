@@ -58,14 +58,16 @@ def _import_core():
 class _Loaded(importlib.abc.Loader):
     """The loader of a module that finished loading while it was being looked up."""
 
-    def __init__(self, module):
+    def __init__(self, module, original_spec=None):
         self.module = module
+        self.original_spec = original_spec
 
     def create_module(self, spec):
         return self.module
 
     def exec_module(self, module):
-        pass
+        if self.original_spec is not None:
+            module.__spec__ = self.original_spec  # the module's own spec again, once the import is done
 
 
 class _TensorFlowFirst(importlib.abc.MetaPathFinder):
@@ -81,10 +83,13 @@ class _TensorFlowFirst(importlib.abc.MetaPathFinder):
         sys.meta_path.remove(self)
         _runtime.import_tensorflow()
         _import_core()
-        if fullname in sys.modules:  # tensorflow or keras: loaded just now
+        if fullname in sys.modules:  # tensorflow or keras, or a biocnn module, loaded just now
             module = sys.modules[fullname]
             spec = copy.copy(module.__spec__)
-            spec.loader = _Loaded(module)
+            spec.loader = _Loaded(module, module.__spec__)
+            # importlib loads the spec of a module already in sys.modules, so that spec must load
+            # this very module: a second copy of, e.g., biocnn.rundir would split its open runs.
+            module.__spec__ = spec
             return spec
         return None
 

@@ -9,9 +9,15 @@ means the same everywhere:
                                 still work and warn
     --augment [POLICY|SPEC]     a named policy or an augmentation spec (``flip,rotation=15``);
                                 ``--augment`` alone: the modality's default policy; absent: none
+    --tta [SPEC]                test-time augmentation: ``--tta`` alone: the modality's natural
+                                views (flips of images/volumes, reverse complement of DNA);
+                                ``flips``, ``flips=2,3``, ``rc``; absent: none
     --seed / --split-seed       initialisation and batch order / which samples land in which split
     --test-size --val-size --group-column --class-names
     --epochs --batch-size --lr  defaults per modality from :data:`MODALITY_DEFAULTS`
+    --preset laptop|large       :data:`PRESETS`: overrides of those rows (explicit flags win)
+    --seeds 0 1 2               one run per seed in OUT/seed_K/, then mean +- sd (not with --seed)
+    --keep-checkpoints          keep OUT/checkpoints of a finished run (default: model.keras only)
     --out --overwrite --resume --export DIR --tensorboard
 
 This module imports neither TensorFlow nor Keras at import time, so ``biocnn --help`` is
@@ -54,6 +60,10 @@ TRAINING_DEFAULTS = {"epochs": 30, "batch_size": 64, "learning_rate": 0.01, "mom
 #: cv         (source's modality)                     each fold trains what the modality's command trains
 #: compare    30     32    0.02  1000     lenet5      AlexNet's Figure 1 protocol: a fixed budget, no early stop
 #: ========== ====== ===== ===== ======== =========== ===========================================================
+#:
+#: A row may also say ``"tta": "auto"`` (or another ``--tta`` spec): ``--tta``'s default for that
+#: command (read with ``.get``; absent: off), so test-time augmentation is switched on per
+#: modality by one entry.
 _RECIPE = {"schedule": "plateau", "warmup_epochs": 0, "label_smoothing": 0.0, "augment": "none"}
 MODALITY_DEFAULTS = {
     "sequences": {"epochs": 60, "batch_size": 64, "lr": 0.05, "patience": 12, "model": "seqnet", **_RECIPE},
@@ -92,6 +102,22 @@ def fill_defaults(args, modality):
 
 _SOURCE_DEFAULT = "(default: the source modality's, from biocnn.cli.MODALITY_DEFAULTS)"
 
+#: ``--preset NAME``: named overrides of :data:`MODALITY_DEFAULTS` rows (same keys; a key left
+#: out keeps the row's value). Explicit flags always win over a preset. ``laptop`` is today's
+#: defaults (2 CPU cores); ``large`` is for a GPU: full-width ResNet-18 for images and volumes,
+#: larger batches, more epochs and patience (a starting point, not a tuned recipe).
+PRESETS = {
+    "laptop": {},
+    "large": {
+        "sequences": {"epochs": 100, "batch_size": 128, "patience": 15},
+        "images": {"epochs": 100, "batch_size": 128, "model": "resnet18"},
+        "npz": {"epochs": 100, "batch_size": 128, "patience": 15, "model": "resnet18"},
+        "volumes": {"epochs": 60, "batch_size": 32, "model": "resnet18"},
+        "transfer": {"epochs": 40, "batch_size": 64, "patience": 15},
+        "cv": {"epochs": 60, "batch_size": 128},
+    },
+}
+
 #: ``--augment`` given without a value: the modality's own policy.
 DEFAULT_POLICY = {"sequences": "sequence", "images": "microscopy", "npz": "microscopy", "volumes": "volume",
                   "transfer": "microscopy", "cv": None, "compare": "microscopy"}
@@ -102,10 +128,44 @@ POLICIES = ("none", "microscopy", "volume", "sequence")
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
+class Parser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` that applies ``--preset NAME`` before parsing: the preset's
+    values become the defaults of their flags (:func:`preset_defaults`), so a flag given
+    explicitly always wins, whatever its position; ``--preset large --help`` shows them."""
+
+    #: the :data:`MODALITY_DEFAULTS` row whose presets apply (set by :func:`add_training_arguments`).
+    preset_modality = None
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self.preset_modality is not None:
+            args = sys.argv[1:] if args is None else list(args)
+            early = argparse.ArgumentParser(add_help=False)
+            early.add_argument("--preset")
+            name = early.parse_known_args(args)[0].preset
+            if name in PRESETS:  # an unknown name is refused by the --preset choices below
+                self.set_defaults(**preset_defaults(name, self.preset_modality))
+        return super().parse_known_args(args, namespace)
+
+
 def parser(description, **kwargs):
-    """An ``argparse.ArgumentParser`` that shows ``description`` (a module docstring) as written."""
-    return argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   **kwargs)
+    """A :class:`Parser` that shows ``description`` (a module docstring) as written."""
+    return Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def preset_defaults(name, modality):
+    """The flag defaults of ``--preset name`` for ``modality``: its row of :data:`MODALITY_DEFAULTS`
+    with the preset's overrides.
+
+    Raises:
+        ValueError: an unknown preset or modality.
+
+    Example:
+        >>> preset_defaults("large", "volumes")["epochs"], preset_defaults("laptop", "volumes")["epochs"]
+        (60, 40)
+    """
+    if name not in PRESETS:
+        raise ValueError(f"--preset: unknown preset {name!r}; one of {', '.join(PRESETS)}.")
+    return {**_defaults(modality), **PRESETS[name].get(modality, {})}
 
 
 def _defaults(modality):
@@ -154,6 +214,26 @@ def add_augment_argument(parser, modality=None):
                              f"'flip,rotation=15,contrast=0.2', or none; --augment alone: {const} {shown}")
 
 
+#: The defaults rows whose commands take ``--tta`` (evaluated through the experiment path) and
+#: ``--seeds`` (one run per seed).
+TTA_COMMANDS = ("sequences", "images", "npz", "volumes", "transfer", "cv")
+SEEDS_COMMANDS = ("sequences", "images", "npz", "volumes", "transfer")
+
+#: ``--tta`` specs (biocnn.tta.SPECS; a test keeps them equal).
+TTA_SPECS = ("auto", "flips", "rc", "none")
+
+
+def add_tta_argument(parser, modality=None):
+    """``--tta [SPEC]``: absent: the modality's default (:data:`MODALITY_DEFAULTS` ``"tta"``, today
+    none); alone: ``auto``, the modality's natural views (:func:`biocnn.tta.resolve`)."""
+    default = _defaults(modality).get("tta")
+    parser.add_argument("--tta", nargs="?", const="auto", default=default, metavar="SPEC",
+                        help="test-time augmentation: score val/test (and serve the export) as the mean over "
+                             "mirrored views; --tta alone: the natural views (every axis flip of images and volumes, "
+                             "the reverse complement of one-hot DNA/RNA), best with a model trained on them (--augment); "
+                             f"or flips, flips=AXES (e.g. 2,3), rc, none (default: {default or 'none'})")
+
+
 def _model_option(text):
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -184,7 +264,11 @@ def model_spec(args, default=None):
         warnings.warn(f"--width is an old spelling; write --model {spec.split(':')[0]}:width_multiplier={args.width}",
                       DeprecationWarning, stacklevel=2)
         extra.append(f"width_multiplier={args.width}")
-    if extra:
+    name, options = parse_spec(spec)
+    if extra and spec in {row["model"] for row in MODALITY_DEFAULTS.values()}:
+        # the old spellings override a default spec's own options (e.g. its width) ...
+        return name, {**options, **parse_spec(f"{name}:{','.join(extra)}")[1]}
+    if extra:  # ... and may not repeat an option of a --model the user wrote
         spec = spec + (":" if ":" not in spec else ",") + ",".join(extra)
     return parse_spec(spec)
 
@@ -245,6 +329,12 @@ def add_training_arguments(parser, modality=None, out=True):
         return _SOURCE_DEFAULT if d[key] is None else "(default %(default)s)"
 
     group = parser.add_argument_group("training")
+    if modality in TTA_COMMANDS and isinstance(parser, Parser):
+        parser.preset_modality = modality
+        large = ", ".join(f"{k}={v}" for k, v in PRESETS["large"].get(modality, {}).items())
+        group.add_argument("--preset", choices=tuple(PRESETS), default="laptop",
+                           help=f"defaults for the machine: laptop (2 CPU cores: the defaults shown here) or large (a "
+                                f"GPU: {large}); flags given explicitly win (--preset large --help shows its defaults)")
     group.add_argument("--epochs", type=int, default=d["epochs"], help=f"most epochs {shown('epochs')}")
     group.add_argument("--batch-size", type=int, default=d["batch_size"],
                        help=f"mini-batch size {shown('batch_size')}")
@@ -272,19 +362,32 @@ def add_training_arguments(parser, modality=None, out=True):
     group.add_argument("--patience", type=int, default=d["patience"],
                        help=f"epochs without validation improvement before stopping; 0: never stop early (the "
                             f"best validation epoch is kept either way) {shown('patience')}")
-    group.add_argument("--seed", type=int, default=TRAINING_DEFAULTS["seed"],
+    seeds = group.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=TRAINING_DEFAULTS["seed"],
                        help="seed for initialisation and data order (default %(default)s)")
+    if modality in SEEDS_COMMANDS:
+        seeds.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                           help="one run per seed in OUT/seed_K/ (each a full run directory), then OUT/summary.json "
+                                "and OUT/summary.csv: every val and test metric's mean +- sd over the seeds")
+    if modality in TTA_COMMANDS:
+        add_tta_argument(group, modality)
+        if out:
+            group.add_argument("--keep-checkpoints", action="store_true",
+                               help="keep OUT/checkpoints when the run finishes (what --resume needs to train a "
+                                    "finished run longer); by default a finished run keeps one copy of its weights, "
+                                    "model.keras")
     group.add_argument("--strategy", choices=STRATEGIES, default=TRAINING_DEFAULTS["strategy"],
                        help="default: one device; mirrored: every GPU of this machine; multiworker: the machines in "
                             "TF_CONFIG (run the same command on each). --batch-size is the global batch, split over "
                             "all devices (default %(default)s)")
     if out:
-        add_output_arguments(parser)
+        add_output_arguments(parser, seeds=modality in SEEDS_COMMANDS)
     return parser
 
 
-def add_output_arguments(parser, export=True):
-    """``--out --overwrite --resume`` and, for training commands, ``--export DIR --tensorboard``."""
+def add_output_arguments(parser, export=True, seeds=False):
+    """``--out --overwrite --resume`` and, for training commands, ``--export DIR --tensorboard``
+    (``seeds``: the command takes ``--seeds``, whose export is the seed ensemble)."""
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, help="run directory to write")
     mode = out.add_mutually_exclusive_group()
@@ -293,7 +396,9 @@ def add_output_arguments(parser, export=True):
     if export:
         out.add_argument("--export", metavar="DIR",
                          help="also write a TensorFlow SavedModel of the selected model to DIR (raw inputs, no "
-                              "augmentation; see biocnn export); --overwrite replaces a previous export")
+                              "augmentation; see biocnn export)" + ("; with --tta its views are averaged in the graph; with "
+                              "--seeds: one model averaging the seeds" if seeds else "")
+                              + "; --overwrite replaces a previous export")
         out.add_argument("--tensorboard", action="store_true",
                          help="also write TensorBoard logs to OUT/tensorboard (tensorboard --logdir OUT)")
     return out

@@ -12,14 +12,18 @@ pipeline: ``id, group, split, label, predicted, probability_<class>``), ``per_cl
 
 import dataclasses
 import math
+import os
 import sys
 import time
+import warnings
 
 import keras
 import numpy as np
 import pandas as pd
 
 from biocnn import evaluation, plots, runtime, training
+from biocnn import tta as tta_module
+from biocnn.errors import UserError
 from biocnn.splits import check_splits
 
 #: The predictions table's leading columns, then ``probability_<class>`` per class.
@@ -138,6 +142,36 @@ def write_test_report(run, labels, scores, class_names, ids=None, groups=None, s
     return per_class
 
 
+def tta_config(spec, model, extra_config=None):
+    """``config.json``'s ``test_time`` entry of a run: ``{"tta": resolved views or None,
+    "rc_average": bool}`` (``rc_average``: the views are the two strands, what exports and
+    ``biocnn predict`` report); entries of ``extra_config["test_time"]`` are kept.
+
+    Raises:
+        ValueError: a spec that does not fit the model's inputs (:func:`biocnn.tta.resolve`).
+    """
+    extra = dict((extra_config or {}).get("test_time") or {})
+    shape = model.input_shape[1:]
+    alphabet = ((extra_config or {}).get("encoding") or {}).get("alphabet")
+    resolved = tta_module.resolve(spec, rank=len(shape) - 1, channels=shape[-1], alphabet=alphabet)
+    rc = bool(resolved and resolved["spec"] == "rc")
+    return {**extra, "tta": resolved, "rc_average": rc or bool(extra.get("rc_average"))}
+
+
+def check_resumable(run):
+    """Refuse to resume a finished run whose checkpoints were removed (it has nothing to continue from).
+
+    Raises:
+        UserError: ``run`` is resumed, finished (``metrics.json``) and its checkpoint state is gone.
+    """
+    state = os.path.join(run.file("checkpoints"), "state.json")
+    if run.resumed and "metrics.json" in run.manifest() and not os.path.exists(state):
+        raise UserError(
+            f"Cannot resume the run in '{run.path}': it finished and kept only model.keras (its checkpoints are "
+            "removed when a run finishes). To train it longer, rerun with --keep-checkpoints from the start; "
+            "or start a new run (--overwrite, or another --out).")
+
+
 def train_and_evaluate(
     run,
     model,
@@ -158,6 +192,8 @@ def train_and_evaluate(
     tensorboard=False,
     progress=None,
     extra_metrics=None,
+    tta=None,
+    keep_checkpoints=False,
 ):
     """Train ``model`` on ``splits["train"]``, select on ``"val"``, report on ``"test"``.
 
@@ -187,6 +223,14 @@ def train_and_evaluate(
         progress: a label such as ``"fold 2/5"``: print a line per epoch with the run's time
             left (None: no such line).
         extra_metrics: more entries for ``metrics.json`` (a CV fold's number and sizes).
+        tta: a ``--tta`` spec (:func:`biocnn.tta.resolve`: ``"auto"``, ``"flips"``, ``"rc"`` ...):
+            val and test are scored as the mean over the views (``metrics.json`` keeps the plain
+            numbers under ``<split>_without_tta``), and ``config.json``'s ``test_time`` records
+            the views, so the run's export averages them too. None: off.
+        keep_checkpoints: keep ``checkpoints/`` when the run has finished (what ``--resume``
+            needs to train a finished run for more epochs). By default a finished run keeps one
+            copy of its weights, ``model.keras``: the checkpoint files it recorded are removed
+            once ``model.keras`` and ``metrics.json`` are written (a killed run keeps them).
 
     Returns:
         An :class:`ExperimentResult`.
@@ -194,7 +238,16 @@ def train_and_evaluate(
     num_classes = int(model.output_shape[-1]) if model.output_shape[-1] != 1 else 2
     class_names = [str(c) for c in (class_names if class_names is not None else range(num_classes))]
     check_splits(arrays=splits, ids=ids, class_names=class_names, verbose=bool(verbose))
+    test_time = tta_config(tta, model, extra_config)
+    augmentation_config = None if augmentation is None else keras.saving.serialize_keras_object(augmentation)
+    if test_time["tta"] is not None and not tta_module.trained_on_views(augmentation_config, test_time["tta"]):
+        spec = test_time["tta"]["spec"]
+        needed = " or ".join(tta_module.TRAINED_VIEWS["rc" if spec == "rc" else "flips"])
+        warnings.warn(f"--tta {spec}: the model was not trained on these views (no {needed} in its augmentation); "
+                      "views a model never saw can lower accuracy. Train with --augment, and compare metrics.json's "
+                      "<split>_without_tta.", stacklevel=2)
     run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config}, settings=dict(config.to_dict(), epochs=None, strategy=None))
+    check_resumable(run)
     run.write_json(
         "config.json",
         {
@@ -202,11 +255,12 @@ def train_and_evaluate(
             "training": config.to_dict(),
             "seed": config.seed,
             "model": {"name": model.name, "parameters": int(model.count_params())},
-            "augmentation": None if augmentation is None else keras.saving.serialize_keras_object(augmentation),
+            "augmentation": augmentation_config,
             "mixup": None if mixup is None else mixup.get_config(),
             "data": describe_data(splits, class_names),
             "class_names": class_names,
             **(extra_config or {}),
+            "test_time": test_time,
             "versions": versions(),
             "command": " ".join(sys.argv),
         },
@@ -237,13 +291,18 @@ def train_and_evaluate(
     metrics = {"best_epoch": result.best_epoch, "stopped_early": bool(getattr(result, "stopped_early", False)),
                **getattr(result, "metrics", {}), **(extra_metrics or {})}
     scores = {}
+    scored = model if test_time["tta"] is None else tta_module.with_tta(model, test_time["tta"]["views"])
     for split in ("val", "test"):
         if split in splits:
-            metrics[split], scores[split] = evaluation.evaluate(model, *splits[split], loss=config.loss)
+            metrics[split], scores[split] = evaluation.evaluate(scored, *splits[split], loss=config.loss)
+            if scored is not model:
+                metrics[f"{split}_without_tta"] = evaluation.evaluate(model, *splits[split], loss=config.loss)[0]
     if "test" in splits:
         per_class = write_test_report(run, splits["test"][1], scores["test"], class_names,
                                       ids=(ids or {}).get("test"), groups=(groups or {}).get("test"))
         metrics["test"]["per_class"] = per_class.set_index("class").to_dict(orient="index")
     run.save_model(model)
     run.write_json("metrics.json", metrics)
+    if not keep_checkpoints:
+        run.remove_recorded("checkpoints")  # model.keras is the one copy of the weights a finished run keeps
     return ExperimentResult(metrics=metrics, scores=scores, training=result)

@@ -9,7 +9,8 @@ A run directory holds::
     metrics.json    {"val": {...}, "test": {"accuracy", "loss", "auroc", "auprc", ...}}
     model.keras     the selected model (best validation epoch)
     training_curves.png
-    checkpoints/    what resuming needs (the last epoch's weights, optimizer and state)
+    checkpoints/    what resuming needs (the last epoch's weights, optimizer and state), removed
+                    once the run finishes unless kept (:meth:`RunDirectory.remove_recorded`)
 
 Every file is written to a temporary name in the same folder and then renamed, so an
 interrupted run never leaves a half-written file behind; files and folders get the usual
@@ -521,8 +522,9 @@ class RunDirectory:
         with contextlib.suppress(UserError):  # merge what other processes recorded meanwhile
             on_disk = self._read_marker()
             if on_disk is not None:
+                removed = set(self._marker.get("removed", []))  # removed by this process: not merged back
                 for kind in ("files", "folders"):
-                    self._marker[kind] += [r for r in on_disk[kind] if r not in self._marker[kind]]
+                    self._marker[kind] += [r for r in on_disk[kind] if r not in self._marker[kind] and r not in removed]
                 self._marker["fingerprints"] = {**on_disk["fingerprints"], **self._marker["fingerprints"]}
         handle, tmp = tempfile.mkstemp(prefix=f".{MARKER}.", suffix=".tmp", dir=self.path)
         try:
@@ -542,6 +544,8 @@ class RunDirectory:
         if rel == MARKER or rel in self._marker[kind]:
             return
         self._marker[kind].append(rel)
+        if rel in self._marker.get("removed", []):
+            self._marker["removed"].remove(rel)
         self._write_marker()
 
     def manifest(self):
@@ -618,6 +622,42 @@ class RunDirectory:
         if self.created:
             with contextlib.suppress(OSError):
                 os.rmdir(self.path)
+
+    def remove_recorded(self, folder):
+        """Remove the files this run recorded under ``folder`` (then the folders it recorded
+        there, when empty) and drop them from the manifest; a file it did not write is kept,
+        and with it its folder. Only the chief of a cluster removes anything.
+
+        Args:
+            folder: a sub-folder of the run, e.g. ``"checkpoints"`` once the run has finished.
+
+        Returns:
+            the removed files, relative to the run directory.
+
+        Example:
+            >>> run = RunDirectory(tempfile.mkdtemp() + "/r")
+            >>> _ = run.folder("checkpoints"); run.write_text("checkpoints/state.json", "{}")
+            >>> run.remove_recorded("checkpoints"), os.listdir(run.path)
+            (['checkpoints/state.json'], ['biocnn_run.json'])
+        """
+        if not is_chief():
+            return []
+        prefix = folder.rstrip("/" + os.sep) + os.sep
+        removed = [rel for rel in self._marker["files"] if rel.startswith(prefix)]
+        self._marker["removed"] = sorted(set(self._marker.get("removed", [])) | set(removed))
+        for rel in removed:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.file(rel))
+            self._marker["files"].remove(rel)
+        inside = [rel for rel in self._marker["folders"] if rel == prefix[:-1] or rel.startswith(prefix)]
+        for rel in sorted(inside, key=lambda r: r.count(os.sep), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(self.file(rel))  # only when empty: a user's file inside is kept
+            if not os.path.exists(self.file(rel)):
+                self._marker["folders"].remove(rel)
+                self._marker["removed"].append(rel)
+        self._write_marker()
+        return removed
 
     def close(self):
         """Stop recording into this run (files written later are not in its manifest)."""

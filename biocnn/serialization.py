@@ -31,6 +31,7 @@ MODULES = (
     "biocnn.augment.intensity",
     "biocnn.augment.mixup",
     "biocnn.augment.sequence",
+    "biocnn.tta",
 )
 #: Modules whose registered objects use TensorFlow (imported on the TensorFlow backend only).
 TENSORFLOW_MODULES = (

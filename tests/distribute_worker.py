@@ -21,6 +21,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", required=True, help="where to save the final weights (.npz)")
     cli.add_training_arguments(parser)
+    parser.add_argument("--keep-checkpoints", action="store_true", help="what resuming a finished run needs")
     return parser.parse_args(argv)
 
 
@@ -46,7 +47,8 @@ def main(argv):
         keras.layers.Flatten(),
         keras.layers.Dense(2, activation="softmax"),
     ])
-    result = train_and_evaluate(run, model, splits, config, vars(args), verbose=2)
+    result = train_and_evaluate(run, model, splits, config, vars(args), verbose=2,
+                                keep_checkpoints=args.keep_checkpoints)
     np.savez(args.weights, *model.get_weights())
     print(f"done: resumed_from={result.training.resumed_from} epochs={len(result.training.history)}", flush=True)
 

@@ -119,7 +119,9 @@ def test_model_spec_and_its_old_spellings():
 
 
 def test_augment_grammar_is_the_same_everywhere():
-    assert _model_args().augment == "none" and cli.augmentation(_model_args(), 2, 1) is None
+    assert _model_args().augment == cli.MODALITY_DEFAULTS["images"]["augment"] == "microscopy"  # the row's default
+    assert _model_args("--augment", "none").augment == "none"
+    assert cli.augmentation(_model_args("--augment", "none"), 2, 1) is None
     assert _model_args("--augment").augment == "microscopy"  # alone: the modality's policy
     layer = cli.augmentation(_model_args("--augment", "flip,contrast=0.2"), 2, 1)
     assert [type(sub).__name__ for sub in layer.layers] == ["RandomFlip", "RandomContrast"]

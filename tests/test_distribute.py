@@ -245,7 +245,7 @@ def _single_process(folder, name, args):
 def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    common = ["--batch-size", "8", "--lr", "0.05", "--seed", "5"]
+    common = ["--batch-size", "8", "--lr", "0.05", "--seed", "5", "--keep-checkpoints"]
     worker = [*common, "--strategy", "multiworker", "--out", str(tmp_path / "run")]
 
     def tf_config(index):

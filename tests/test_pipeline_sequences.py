@@ -87,7 +87,7 @@ def test_run_directory_of_a_fasta_with_a_label_table(both_strands_run):
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["encoding"] == {"alphabet": "dna", "length": LENGTH, "align": "center",
                                   "ambiguity": "fractions", "unknown": "uniform", "letters": "ACGT"}
-    assert config["test_time"] == {"rc_average": True}
+    assert config["test_time"] == {"rc_average": True, "tta": {"spec": "rc", "views": [[], [1, 2]]}}
     assert config["inputs"]["groups"] == "the group column"
     assert "ReverseComplement" in json.dumps(config["augmentation"])
     assert config["class_names"] == ["bound", "unbound"]
@@ -95,7 +95,7 @@ def test_run_directory_of_a_fasta_with_a_label_table(both_strands_run):
     assert set(metrics["test"]["per_class"]) == {"bound", "unbound"}
     for row in metrics["test"]["per_class"].values():
         assert {"auroc", "auprc", "precision", "recall"} <= set(row)
-    assert {"accuracy", "auroc", "auprc"} <= set(metrics["test_forward_strand_only"])
+    assert {"accuracy", "auroc", "auprc"} <= set(metrics["test_without_tta"])
     matrix = pd.read_csv(os.path.join(out, "confusion_matrix.csv"), index_col=0)
     assert matrix.to_numpy().sum() == metrics["test"]["num_samples"]
 
@@ -153,7 +153,7 @@ def test_one_fasta_per_class_in_process(tmp_path, capsys):
     assert set(predictions["label"]) == {"pos", "neg"}
     assert all(i[0] == {"pos": "p", "neg": "n"}[label] for i, label in zip(predictions["id"], predictions["label"]))
     metrics = json.load(open(tmp_path / "run" / "metrics.json"))
-    assert "test_forward_strand_only" not in metrics
+    assert "test_without_tta" not in metrics
 
 
 def test_help_names_the_inputs_and_the_default_data(capsys):

@@ -33,7 +33,8 @@ def small_npz(tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_run(small_npz, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "run")
-    result = _run("--npz", small_npz, "--epochs", "2", "--batch-size", "32", "--seed", "7", "--out", out)
+    result = _run("--npz", small_npz, "--epochs", "2", "--batch-size", "32", "--seed", "7", "--keep-checkpoints",
+                  "--out", out)
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -93,7 +94,7 @@ def test_existing_output_is_refused_then_resumed(first_run, small_npz):
     assert refused.stderr.startswith("error: Output folder") and "--overwrite" in refused.stderr
     assert open(os.path.join(out, "metrics.json")).read() == before
 
-    resumed = _run("--npz", small_npz, "--epochs", "3", "--batch-size", "32", "--seed", "7",
+    resumed = _run("--npz", small_npz, "--epochs", "3", "--batch-size", "32", "--seed", "7", "--keep-checkpoints",
                    "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming from epoch 2 of 3" in resumed.stdout

@@ -101,7 +101,7 @@ def main(argv=None):
         build_model, x, y, cv=args.folds, groups=source.groups, ids=source.ids, config=config, out_dir=run.path,
         val_size=args.val_size, class_names=source.class_names, search_space=space, n_iter=args.n_iter,
         make_augmentation=augment, only_folds=args.fold, verbose=1, arguments=vars(args),
-        extra_config=run_config(source),
+        extra_config=run_config(source), tta=args.tta, keep_checkpoints=args.keep_checkpoints,
     )
     if result is not None:
         report(result)

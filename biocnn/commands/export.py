@@ -13,6 +13,7 @@ never invents them. onnx needs `pip install "biocnn[onnx]"`, bioimageio `pip ins
     biocnn export --run runs/bccd --out exports/bccd
     biocnn predict --model exports/bccd --folder new_cells/ --out cells.csv
     biocnn export --run runs/splice --out splice.onnx --format onnx
+    biocnn export --run runs/bccd_seeds --out exports/bccd_ensemble     # seed_0, seed_1, ... averaged
     biocnn export --run runs/bccd --out packages/bccd --format bioimageio --license MIT \\
         --author "Ada Lovelace" --cite 10.5281/zenodo.1234567
 """
@@ -27,8 +28,10 @@ FORMATS = ("savedmodel", "onnx", "bioimageio", "tflite")
 
 def build_parser():
     parser = cli.parser(__doc__)
-    parser.add_argument("--run", required=True, help="a finished run directory (a training command's --out) or a biocnn "
-                                                     "export folder")
+    parser.add_argument("--run", required=True, nargs="+", metavar="DIR",
+                        help="a finished run directory (a training command's --out) or a biocnn export folder; or an "
+                             "ensemble: several run directories, or a parent of seed_K/ or fold_K/ runs (--seeds, "
+                             "biocnn cv), exported as one model serving the mean of the members' probabilities")
     parser.add_argument("--out", required=True, help="the folder (savedmodel, bioimageio) or file (onnx, tflite) to write")
     parser.add_argument("--format", choices=FORMATS, default="savedmodel", help="what to write (default %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous export of this kind at --out")
@@ -49,6 +52,9 @@ def main(argv=None):
     result = export.export_as(args.run, args.out, format=args.format, overwrite=args.overwrite, license=args.license,
                               authors=args.authors, cite=args.cite, test_input=args.test_input, opset=args.opset)
     where = result.get("path") or args.out
+    members = (result.get("source") or {}).get("members")
+    if members and members > 1:
+        where += f" (the mean of {members} members)"
     extra = ""
     if args.format == "onnx":
         extra = f"; onnxruntime vs TensorFlow max |difference| {result['max_abs_difference']}"

@@ -21,7 +21,8 @@ evaluated once.
 
 Writes the run directory: config.json, history.csv, metrics.json, model.keras,
 training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv/.png, roc.png,
-misclassified.png, checkpoints/.
+misclassified.png (checkpoints/ while training; --keep-checkpoints keeps it).
+With --seeds 0 1 2: one such run per seed in OUT/seed_K/ and the mean +- sd in OUT/summary.json.
 
     biocnn images --csv datasets/bccd_cells/cells.csv --augment --out runs/bccd
     biocnn images --npz datasets/medmnist/breastmnist.npz --out runs/breastmnist
@@ -61,6 +62,13 @@ def parse_args(argv, **kwargs):
 
 def main(argv=None, **kwargs):
     args = parse_args(argv, **kwargs)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     from biocnn import gallery
     from biocnn.commands import steps
 

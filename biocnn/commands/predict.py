@@ -30,6 +30,13 @@ F of N. --bedgraph writes one track for the positive class of a two-class model 
 class; every class's track for more classes, or --bedgraph-class NAME ...), each window's value
 on the --stride bases at its centre so the intervals tile without overlap.
 
+Instead of an export, --run takes finished run directories: one run, several, or a parent of
+seed_K/ or fold_K/ runs (--seeds, biocnn cv). Several members are an ensemble: the mean of their
+probabilities (biocnn.export.from_runs; a member whose classes, inputs or shapes differ is
+refused, naming it and the field). The members' recorded test-time views are used; --tta [SPEC]
+chooses others (--tta alone: every axis flip of images and volumes, the reverse complement of
+DNA; --tta none: no views).
+
 Writes --out (CSV: the key columns -- id; chrom,start,end[,strand,name] for BED and scans --
 then predicted, probability_<class> for every class) and --bedgraph atomically: a temporary
 file renamed at the end, so an interrupted run leaves nothing under the final names; an
@@ -37,6 +44,7 @@ existing file is replaced only with --overwrite.
 
     biocnn predict --model exports/splice --fasta new_reads.fa --out preds.csv
     biocnn predict --model exports/bccd --folder new_cells/ --out cells.csv
+    biocnn predict --run runs/bccd_seeds --folder new_cells/ --out cells.csv   # a seed ensemble
     biocnn predict --model exports/ctcf --genome hg38.fa.gz --window 200 --stride 50 \\
         --out scan.csv --bedgraph scan.bedgraph
 """
@@ -51,7 +59,14 @@ LAST_WINDOW_POLICIES = ("drop", "shift", "pad")
 
 def build_parser():
     parser = cli.parser(__doc__)
-    parser.add_argument("--model", required=True, help="the export directory (with biocnn_export.json)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="the export directory (with biocnn_export.json)")
+    which.add_argument("--run", nargs="+", metavar="DIR",
+                       help="predict with finished run directories instead of an export: one run, several, or a "
+                            "parent of seed_K/ or fold_K/ runs (--seeds, biocnn cv); several members are an "
+                            "ensemble: the mean of their probabilities (members whose classes, inputs or shapes "
+                            "differ are refused)")
+    cli.add_tta_argument(parser)
     parser.add_argument("--trust-export", action="store_true",
                         help="load an export whose graph holds operations biocnn exports never use (file I/O, Python calls); only for exports you trust")
     data = parser.add_argument_group("input (one, matching the export's modality)")
@@ -105,7 +120,33 @@ def main(argv=None):
     for path in (args.out, args.bedgraph):  # before the slow part
         if path is not None:
             export.check_output(path, overwrite=args.overwrite)
-    model = export.load(args.model, trust_export=args.trust_export)
+    if args.run:
+        return predict_runs(args)
+    if args.tta is not None:
+        raise ValueError(f"--tta with --model: an export serves the test-time views it was exported with; predict "
+                         f"with --run RUN --tta {args.tta} to choose them, or re-export the run.")
+    return predict(args, export.load(args.model, trust_export=args.trust_export))
+
+
+def predict_runs(args):
+    """``--run``: the runs exported as one (ensemble) model into a temporary folder, then predicted."""
+    import os
+    import tempfile
+
+    from biocnn import export
+
+    members = export.ensemble_members(args.run)
+    print(f"{len(members)} run(s): " + ", ".join(os.path.relpath(m) for m in members), flush=True)
+    with tempfile.TemporaryDirectory(prefix="biocnn_predict_") as work:
+        path = os.path.join(work, "export")
+        export.from_runs(members, path, tta=args.tta if args.tta is not None else "recorded")
+        return predict(args, export.load(path))
+
+
+def predict(args, model):
+    """Stream the inputs through the loaded export ``model`` into the outputs."""
+    from biocnn import export
+
     print(f"{model.path}: {model.modality} model, classes {model.class_names}", flush=True)
     summary = export.predict_stream(
         model, args.out, fasta=args.fasta, csv=args.csv, sequence_column=args.sequence_column,
@@ -118,6 +159,7 @@ def main(argv=None):
     for line in export.describe_run(model, summary):
         print(line)
     print(f"{summary['samples']:,} predictions: {', '.join(summary['outputs'])}")
+    return summary
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ kept, and the test split is evaluated once at the end.
 
 Writes the run directory (config.json, history.csv, metrics.json with per-class AUROC and
 AUPRC, model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv
-and .png, roc.png, checkpoints/) and the sequence interpretation: motifs.meme (first-layer
+and .png, roc.png; checkpoints/ while training) and the sequence interpretation: motifs.meme (first-layer
 filters as PWMs, for TomTom) and mutagenesis.png/.npz (every single-base substitution of one
 test sequence per class).
 
@@ -34,8 +34,9 @@ test accuracy 0.953, macro AUROC 0.994, about 80 s on 2 CPU cores):
         --label-column label --id-column instance_name --model lenet5:dropout=0.5,width_multiplier=4 \\
         --lr 0.05 --seed 0 --out runs/splice_lenet5
 
-Splice sites are strand-specific, so --rc-augment and --rc-average are for data that are not
-(binding sites, open chromatin).
+Splice sites are strand-specific, so --rc-augment and --rc-average (--tta rc: val and test
+scored on both strands, the export serving both) are for data that are not (binding sites,
+open chromatin).
 """
 
 import contextlib
@@ -59,7 +60,8 @@ def build_parser():
     model.add_argument("--rc-augment", action="store_true",
                        help="train on the reverse complement of half the sequences (not for strand-specific data)")
     model.add_argument("--rc-average", action="store_true",
-                       help="test on the average of the forward and reverse-complement predictions")
+                       help="test on the average of the forward and reverse-complement predictions (the same as "
+                            "--tta rc; the export averages both strands too)")
     model.add_argument("--motif-threshold", type=float, default=0.5,
                        help="a window is a filter's site above this fraction of its top activation")
     cli.add_training_arguments(parser, "sequences")
@@ -80,31 +82,6 @@ def warnings_as_notes():
     for warning in caught:
         if not issubclass(warning.category, DeprecationWarning):
             print(f"note: {warning.message}", flush=True)
-
-
-def both_strands(model, x):
-    """The mean of the predictions for the forward and the reverse-complement strand."""
-    from biocnn.data import reverse_complement
-
-    forward = model.predict(x, batch_size=256, verbose=0)
-    return (forward + model.predict(reverse_complement(x), batch_size=256, verbose=0)) / 2.0
-
-
-def report_rc_average(run, model, splits, config, source, parts, metrics):
-    """Re-score val and test on both strands; the forward-only numbers are kept alongside."""
-    from biocnn import evaluation, experiment, losses
-
-    loss_fn = losses.get(config.loss)
-    for split in ("val", "test"):
-        x, y = splits[split]
-        scores = both_strands(model, x)
-        metrics[f"{split}_forward_strand_only"] = metrics[split]
-        metrics[split] = {**evaluation.classification_metrics(y, scores), "loss": float(loss_fn(y, scores))}
-    groups = None if source.groups is None else source.groups[parts["test"]]
-    per_class = experiment.write_test_report(run, splits["test"][1], scores, source.class_names,
-                                             ids=source.ids[parts["test"]], groups=groups)
-    metrics["test"]["per_class"] = per_class.set_index("class").to_dict(orient="index")
-    run.write_json("metrics.json", metrics)
 
 
 def interpret_model(run, model, splits, source, parts, threshold):
@@ -153,8 +130,15 @@ def main(argv=None):
     args = parse_args(argv)
     from biocnn.commands import steps
 
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
+    from biocnn.commands import steps
+
     steps.check_export(args)
-    if args.alphabet == "protein" and (args.rc_augment or args.rc_average):
+    if args.alphabet == "protein" and (args.rc_augment or args.rc_average or args.tta == "rc"):
         raise ValueError("--rc-augment and --rc-average need DNA or RNA: proteins have no reverse complement.")
     if not (args.fasta or args.fastq or args.classes or args.csv or args.bed) and args.id_column is None:
         args.id_column = SPLICE_ID_COLUMN  # the bundled default
@@ -164,13 +148,16 @@ def main(argv=None):
         repeats = len(source) - len(set(source.groups.tolist()))
         print(f"note: {repeats} sequences repeat another one; identical sequences stay on one side of the splits",
               flush=True)
+    if args.rc_average:
+        if args.tta not in (None, "auto", "rc"):
+            raise ValueError(f"--rc-average is --tta rc; it cannot go with --tta {args.tta}. Give one of them.")
+        args.tta = "rc"
     extra = {"test_time": {"rc_average": bool(args.rc_average)}}
     run, model, splits, parts, result = steps.train_source(
         args, source, normalize=False, augment_extra="revcomp" if args.rc_augment else None, extra_config=extra)
-    if args.rc_average:
-        report_rc_average(run, model, splits, cli.training_config(args), source, parts, result.metrics)
     interpret_model(run, model, splits, source, parts, args.motif_threshold)
-    steps.report(result, run, split="test (both strands)" if args.rc_average else "test")
+    both = bool(args.tta) and args.tta != "none"
+    steps.report(result, run, split=f"test ({'both strands' if args.tta in ('rc', 'auto') else 'TTA'})" if both else "test")
     steps.export(args, run)
     return result
 

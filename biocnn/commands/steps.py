@@ -78,9 +78,39 @@ def train_source(args, source, *, normalize=True, clip=None, augment_extra=None,
         run, model, splits, config, vars(args), source.class_names, source.ids_of(parts), groups=groups,
         augmentation=augmentation, extra_config={**extra, **spec, **(extra_config or {})},
         verbose=cli.verbosity(), tensorboard=getattr(args, "tensorboard", False), train_step=train_step,
-        progress="run" if cli.verbosity() == 1 else None)  # a terminal: the run's ETA under Keras's bar
+        progress="run" if cli.verbosity() == 1 else None, tta=getattr(args, "tta", None),
+        keep_checkpoints=getattr(args, "keep_checkpoints", False))  # a terminal: the run's ETA under Keras's bar
     result.wall_seconds = time.perf_counter() - started
     return run, model, splits, parts, result
+
+
+def each_seed(args, train_one):
+    """``train_one(args)`` once, or with ``--seeds`` once per seed in ``OUT/seed_K/`` (``--seed K
+    --out OUT/seed_K``), then the summary over seeds (:func:`biocnn.cv.run_seeds`); ``--export
+    DIR`` then exports the seed ensemble (:func:`biocnn.export.from_runs`).
+
+    Returns:
+        ``train_one``'s result, or ``(table, summary)`` over the seeds.
+    """
+    seeds = getattr(args, "seeds", None)
+    if not seeds:
+        return train_one(args)
+    import copy
+
+    from biocnn import cv
+
+    check_export(args)  # before the first seed trains
+
+    def one(seed, folder):
+        single = copy.copy(args)
+        single.seed, single.seeds, single.out, single.export = seed, None, folder, None
+        return train_one(single)
+
+    result = cv.run_seeds(args.out, seeds, one, overwrite=args.overwrite, resume=args.resume, arguments=vars(args))
+    if getattr(args, "export", None):
+        biocnn.export.from_runs([args.out], args.export, overwrite=args.overwrite)
+        print(f"export: {args.export} (the mean of the {len(seeds)} seeds' models)", flush=True)
+    return result
 
 
 def report(result, run, extra="", split="test"):

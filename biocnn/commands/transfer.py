@@ -24,7 +24,8 @@ few hundred steps).
 
 Writes the run directory: config.json, history.csv (both phases, column phase), metrics.json,
 model.keras, training_curves.png, predictions.csv, per_class.csv, confusion_matrix.csv/.png,
-roc.png, checkpoints/head and checkpoints/fine_tune (--resume continues either phase); --export DIR
+roc.png, and while training checkpoints/head and checkpoints/fine_tune (--resume continues either
+phase; removed when the run finishes unless --keep-checkpoints); --export DIR
 also writes a SavedModel.
 
     biocnn transfer --npz datasets/medmnist/breastmnist.npz --backbone ResNet50 \\
@@ -109,6 +110,13 @@ def build_model(args, sample_shape, num_classes):
 
 def main(argv=None):
     args = parse_args(argv)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     import functools
 
     from biocnn import transfer

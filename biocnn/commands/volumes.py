@@ -17,7 +17,7 @@ ResNet-18 with the small-input stem) trains on "train" with MomentumSGD, "val" c
 learning-rate drops, early stopping and the kept epoch, and "test" is evaluated once.
 
 Writes the run directory: config.json, history.csv, metrics.json, model.keras, training_curves.png,
-predictions.csv, per_class.csv, confusion_matrix.csv/.png, roc.png, checkpoints/, and slices.png
+predictions.csv, per_class.csv, confusion_matrix.csv/.png, roc.png, checkpoints/ (while training), and slices.png
 (orthogonal mid-slices of test volumes with their true and predicted labels).
 
     biocnn volumes --out runs/adrenal
@@ -68,6 +68,13 @@ def examples(labels, count):
 
 def main(argv=None):
     args = parse_args(argv)
+    from biocnn.commands import steps
+
+    return steps.each_seed(args, train)  # --seeds: one run per seed, then mean +- sd
+
+
+def train(args):
+    """One run of the parsed arguments (one seed, into ``args.out``)."""
     from biocnn import gallery
     from biocnn.commands import steps
     from biocnn.evaluation import class_scores

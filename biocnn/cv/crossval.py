@@ -92,7 +92,7 @@ def _save_assignment(out_dir, folds, n, settings):
 
 def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=None,
              search_space=None, n_iter=None, score="loss", make_augmentation=None, verbose=0, *,
-             groups=None, n_folds=None, arguments=None, extra_config=None):
+             groups=None, n_folds=None, arguments=None, extra_config=None, tta=None, keep_checkpoints=False):
     """Train, select and test one fold through the experiment path; write ``out_dir/fold_{k+1}/``.
 
     The fold is one run (:func:`biocnn.experiment.train_and_evaluate`): ``config.json``,
@@ -124,6 +124,7 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
         augmentation=make_augmentation() if make_augmentation else None, verbose=0,
         extra_config={"fold": k + 1, **(extra_config or {})}, progress=label if verbose else None,
         extra_metrics={"fold": k + 1, "sizes": {s: int(len(fold[s])) for s in fold}, "params": params},
+        tta=tta, keep_checkpoints=keep_checkpoints,
     )
     if trials is not None:
         run.write_text("search.csv", trials.to_csv(index=False))
@@ -135,7 +136,8 @@ def run_fold(k, fold, build_model, x, y, out_dir, config, ids=None, class_names=
 
 def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, out_dir=None,
                    val_size=0.15, class_names=None, search_space=None, n_iter=None, score="loss",
-                   make_augmentation=None, only_folds=None, verbose=1, *, arguments=None, extra_config=None):
+                   make_augmentation=None, only_folds=None, verbose=1, *, arguments=None, extra_config=None,
+                   tta=None, keep_checkpoints=False):
     """n-fold cross-validation of ``build_model`` on ``(x, y)``.
 
     Args:
@@ -160,6 +162,8 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
         verbose: print one line per fold and per epoch ("fold 2/5: epoch 3/30 ...").
         arguments, extra_config: recorded in every fold's ``config.json`` (see
             :func:`biocnn.experiment.train_and_evaluate`).
+        tta: a test-time augmentation spec for every fold's evaluation (:func:`biocnn.tta.resolve`).
+        keep_checkpoints: keep each finished fold's ``checkpoints/`` (default: ``model.keras`` only).
 
     Returns:
         A :class:`CVResult` (or None when ``only_folds`` leaves folds unfinished).
@@ -188,6 +192,8 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
     settings = {"cv": str(cv) if not isinstance(cv, int) else cv, "val_size": val_size,
                 "config": {k: v for k, v in config.to_dict().items() if k != "strategy"}, "search_space": search_space, "n_iter": n_iter,
                 "groups": groups is not None}
+    if tta not in (None, "none"):
+        settings["tta"] = tta  # only when on: older CV runs resume unchanged
     _save_assignment(out_dir, folds, len(y), json.loads(json.dumps(settings, default=str)))
     ids = None if ids is None else np.asarray(ids)
     groups = None if groups is None else np.asarray(groups)
@@ -198,7 +204,7 @@ def cross_validate(build_model, x, y, cv=5, groups=None, ids=None, config=None, 
             print(f"fold {k + 1}/{len(folds)}", flush=True)
         run_fold(k, fold, build_model, x, y, out_dir, config, ids, class_names, search_space,
                  n_iter, score, make_augmentation, verbose, groups=groups, n_folds=len(folds),
-                 arguments=arguments, extra_config=extra_config)
+                 arguments=arguments, extra_config=extra_config, tta=tta, keep_checkpoints=keep_checkpoints)
     unfinished = [k + 1 for k in range(len(folds))
                   if not is_finished(os.path.join(out_dir, f"fold_{k + 1}"))]
     if unfinished:

@@ -4,25 +4,9 @@ import os
 
 import keras
 
+from biocnn.models.ensemble import ensemble
 
-def ensemble(models, name="ensemble"):
-    """A Keras model whose output is the mean of ``models``' outputs on the same input.
-
-    Example:
-        >>> m = [keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]) for _ in range(2)]
-        >>> print(ensemble(m).output_shape)
-        (None, 2)
-    """
-    models = list(models)
-    if not models:
-        raise ValueError("ensemble needs at least one model.")
-    shapes = {tuple(m.input_shape[1:]) for m in models}
-    if len(shapes) != 1:
-        raise ValueError(f"The models take different input shapes: {sorted(shapes)}.")
-    inputs = keras.Input(models[0].input_shape[1:], name=f"{name}_input")
-    outputs = [m(inputs) for m in models]
-    average = outputs[0] if len(outputs) == 1 else keras.layers.Average(name=f"{name}_mean")(outputs)
-    return keras.Model(inputs, average, name=name)
+__all__ = ["ensemble", "load_fold_models"]
 
 
 def load_fold_models(out_dir):

@@ -4,6 +4,8 @@
   inputs (strings for sequences, intensities for images and volumes), with augmentation and
   dropout off and the preprocessing inside the graph, plus ``biocnn_export.json``;
 * :func:`from_run`: the same for a finished run directory (``model.keras`` + ``config.json``);
+* :func:`from_runs`: one SavedModel averaging a seed or fold ensemble of runs (refusing members
+  whose classes, inputs or shapes differ);
 * :func:`load`: an :class:`ExportedModel`, a callable that checks its inputs and carries the
   metadata, after :func:`check_graph` has checked the SavedModel's operations against
   :data:`ALLOWED_OPS` (``trust_export=True`` skips it); :func:`predict_files` applies it to
@@ -32,7 +34,17 @@ Example:
 
 from biocnn.export.metadata import FORMAT, FORMAT_VERSION, SIDECAR
 from biocnn.export.allowlist import ALLOWED_OPS, check_graph
-from biocnn.export.savedmodel import INPUT_NAMES, READER_KEYS, ExportedModel, check_target, from_run, load, save
+from biocnn.export.savedmodel import (
+    INPUT_NAMES,
+    READER_KEYS,
+    ExportedModel,
+    check_target,
+    ensemble_members,
+    from_run,
+    from_runs,
+    load,
+    save,
+)
 from biocnn.export.sequence_graph import encode_sequences
 from biocnn.export.predict import (
     INPUT_KINDS,
@@ -73,8 +85,10 @@ __all__ = [
     "check_target",
     "describe_run",
     "encode_sequences",
+    "ensemble_members",
     "export_run",
     "from_run",
+    "from_runs",
     "load",
     "predict_files",
     "predict_stream",

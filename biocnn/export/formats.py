@@ -27,12 +27,25 @@ def _is_export(path):
     return os.path.isfile(os.path.join(os.fspath(path), metadata_module.SIDECAR))
 
 
+def _is_ensemble(source):
+    """Several runs, or a parent of seed_K/fold_K runs (no model.keras of its own)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return len(source) > 1
+    source = os.fspath(source)
+    if not os.path.isdir(source) or _is_export(source) or os.path.isfile(os.path.join(source, "model.keras")):
+        return False
+    return any(d.startswith(("seed_", "fold_")) for d in os.listdir(source))
+
+
 def export_as(source, out, *, format="savedmodel", overwrite=False, license=None, authors=None, cite=None,
               test_input=None, opset=None):
     """Export a run directory or a biocnn export in one format.
 
     Args:
-        source: a run directory (``model.keras`` + ``config.json``) or a biocnn export folder.
+        source: a run directory (``model.keras`` + ``config.json``) or a biocnn export folder;
+            or an ensemble: a list of run directories, or a parent of ``seed_K/``/``fold_K/``
+            runs (``--seeds``, ``biocnn cv``), served as the mean of the members
+            (:func:`biocnn.export.from_runs`; not ``bioimageio``).
         out: the folder (``savedmodel``, ``bioimageio``) or file (``onnx``, ``tflite``) to write.
         format: one of :data:`FORMATS`.
         overwrite: replace what a previous export of this kind wrote at ``out``.
@@ -54,11 +67,28 @@ def export_as(source, out, *, format="savedmodel", overwrite=False, license=None
     from biocnn.export.bioimageio import to_bioimageio
     from biocnn.export.card import model_card
     from biocnn.export.onnx import to_onnx
-    from biocnn.export.savedmodel import from_run
+    from biocnn.export.savedmodel import from_run, from_runs
     from biocnn.export.tflite import to_tflite
 
     if format not in FORMATS:
         raise ValueError(f"export: unknown format {format!r}; choose one of {', '.join(FORMATS)}.")
+    if not isinstance(source, (str, os.PathLike)) and len(source) == 1:
+        source = source[0]
+    if _is_ensemble(source):
+        if format == "bioimageio":
+            raise ValueError("export: a bioimage.io package holds one model; export one run of the ensemble "
+                             "(e.g. OUT/seed_0), or the ensemble as savedmodel, onnx or tflite.")
+        if format == "savedmodel":
+            return {"format": format, **from_runs([source] if isinstance(source, (str, os.PathLike)) else source,
+                                                  out, overwrite=overwrite)}
+        if os.path.exists(out) and not overwrite:
+            raise FileExistsError(f"'{out}' already exists. Pass overwrite=True (--overwrite) or choose another file.")
+        parent = os.path.dirname(os.path.abspath(os.fspath(out)))
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=parent) as work:
+            export_dir = os.path.join(work, "export")
+            from_runs([source] if isinstance(source, (str, os.PathLike)) else source, export_dir)
+            return export_as(export_dir, out, format=format, overwrite=overwrite, opset=opset)
     source = os.fspath(source)
     if format == "bioimageio":
         if isinstance(test_input, (str, os.PathLike)):

@@ -17,7 +17,8 @@ Contents (all plain JSON)::
                               scale_integers, nan_policy, window [low, high], resize_to
                               (the steps serving_default does before the model); else null
     encoding                  sequences only: Encoding.to_dict() (alphabet, length, align ...)
-    outputs                   model_outputs, rc_average, binary_sigmoid_expanded
+    outputs                   model_outputs, rc_average, binary_sigmoid_expanded, tta (the
+                              test-time views averaged in the graph: {spec, views}, or null)
     preprocessing             in_graph (every step the serving graph does, in order, with its
                               constants) and before_graph (the reader steps in the form
                               predict_files applies before the ``prepared`` signature)

@@ -40,6 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from biocnn import tta as tta_module
 from biocnn.data.encoding import Encoding, validate_sequence
 from biocnn.data.preprocess import PercentileClip, reader_layers
 from biocnn.export import metadata as metadata_module
@@ -48,7 +49,7 @@ from biocnn.export.sequence_graph import encode_sequences
 from biocnn import rundir
 from biocnn.rundir import share_permissions
 
-__all__ = ["ExportedModel", "check_target", "from_run", "load", "save"]
+__all__ = ["ExportedModel", "check_target", "ensemble_members", "from_run", "from_runs", "load", "save"]
 
 INPUT_NAMES = {"sequence": "sequence", "image": "image", "volume": "volume", "signal": "signal"}
 _RANK_MODALITY = {1: "signal", 2: "image", 3: "volume"}
@@ -421,7 +422,7 @@ def _reader_function(reader):
 
 def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc_average=False,
          outputs="auto", embeddings="auto", reader=None, before_graph=None, metrics=None, data=None, seed=None,
-         source=None, run=None, overwrite=False):
+         source=None, run=None, overwrite=False, tta=None):
     """Export a Keras classifier as a TensorFlow SavedModel with biocnn's metadata.
 
     Args:
@@ -459,6 +460,10 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
         run: facts for a model card (``data_source``, ``split_sizes``, ``class_counts`` ...),
             recorded under ``training``.
         overwrite: replace a previous biocnn export in ``path``.
+        tta: test-time augmentation served in the graph: a resolved ``--tta``
+            (:func:`biocnn.tta.resolve`, ``{"spec", "views"}``); the probabilities are the mean
+            over the views (:func:`biocnn.tta.average`, as the run was scored). ``rc_average``
+            is the two-strand case of it.
 
     Returns:
         dict: the metadata written to ``biocnn_export.json``.
@@ -483,7 +488,8 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
     kind = _output_kind(model, outputs)
     if preprocessing is not None and not preprocessing.built:
         preprocessing.build((None, *shape))  # e.g. fit_preprocessing's Sequential, made without an Input
-    head = _head(model, preprocessing, kind, out_shape[-1] == 1, rc_average, class_names)
+    views = (tta or {}).get("views") or ([[], [1, 2]] if rc_average else [[]])
+    head = _head(model, preprocessing, kind, out_shape[-1] == 1, views, class_names)
     reader = _check_reader(reader, modality, shape)
     spec, numeric_spec, to_model_input = _input_specs(modality, shape, encoding, reader)
     embed = _embedding(model, preprocessing, embeddings)
@@ -522,7 +528,7 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
         "reader": reader,
         "encoding": None if encoding is None else encoding.to_dict(),
         "outputs": {"model_outputs": kind, "rc_average": bool(rc_average),
-                    "binary_sigmoid_expanded": out_shape[-1] == 1},
+                    "binary_sigmoid_expanded": out_shape[-1] == 1, "tta": tta or None},
         "preprocessing": {
             "in_graph": ([{"step": "one_hot", "encoding": encoding.to_dict()}] if encoding is not None else [])
             + _reader_steps_doc(reader) + _in_graph_steps(preprocessing, model),
@@ -539,8 +545,9 @@ def save(model, path, *, class_names=None, encoding=None, preprocessing=None, rc
     return written
 
 
-def _head(model, preprocessing, kind, one_sigmoid, rc_average, class_names):
-    """x (model input) -> the named outputs, every layer in inference mode."""
+def _head(model, preprocessing, kind, one_sigmoid, views, class_names):
+    """x (model input) -> the named outputs, every layer in inference mode; the probabilities
+    averaged over the test-time ``views`` (``[[]]``: the input as it is)."""
 
     def scores(x):
         y = model(preprocessing(x, training=False) if preprocessing is not None else x, training=False)
@@ -549,8 +556,8 @@ def _head(model, preprocessing, kind, one_sigmoid, rc_average, class_names):
         return tf.concat([1.0 - y, y], axis=-1) if one_sigmoid else y
 
     def head(x):
-        # Reverse complement of an ACGT/ACGU one-hot: reverse the length and the channel axes.
-        probabilities = (scores(x) + scores(x[:, ::-1, ::-1])) / 2.0 if rc_average else scores(x)
+        # Reverse complement of an ACGT/ACGU one-hot is the view [1, 2]: length and channels reversed.
+        probabilities = tta_module.average(scores, x, views) if views != [[]] else scores(x)
         index = tf.argmax(probabilities, axis=-1)
         return {
             "probabilities": probabilities,
@@ -988,6 +995,7 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dty
         class_names=config.get("class_names"),
         encoding=encoding,
         rc_average=bool((config.get("test_time") or {}).get("rc_average", False)),
+        tta=(config.get("test_time") or {}).get("tta"),
         embeddings=embeddings,
         reader=reader,
         before_graph=_before_graph(config),
@@ -996,5 +1004,145 @@ def from_run(run_dir, export_dir, overwrite=False, embeddings="auto", *, raw_dty
         data=config.get("data"),
         seed=config.get("seed"),
         source=source,
+        overwrite=overwrite,
+    )
+
+
+# --- from several run directories: a seed or fold ensemble -------------------------------------
+
+#: The sub-folders of a parent run (``--seeds``, ``biocnn cv``) that are ensemble members.
+MEMBER_PREFIXES = ("seed_", "fold_")
+
+
+def ensemble_members(paths):
+    """The run directories that ``paths`` name: each path a run (``model.keras``) or a parent of
+    ``seed_K/`` or ``fold_K/`` runs (``--seeds``, ``biocnn cv``), in numeric order.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        ValueError: a path that is neither a finished run nor a parent of runs; a member named twice.
+
+    Example:
+        >>> ensemble_members(["runs/seeds"])  # doctest: +SKIP
+        ['/.../runs/seeds/seed_0', '/.../runs/seeds/seed_1', '/.../runs/seeds/seed_2']
+    """
+    members = []
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        path = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"No such run directory: '{path}'.")
+        if os.path.isfile(os.path.join(path, "model.keras")):
+            members.append(path)
+            continue
+        subs = [d for d in os.listdir(path) if d.startswith(MEMBER_PREFIXES) and d.split("_", 1)[1].isdigit()
+                and os.path.isdir(os.path.join(path, d))]
+        if not subs:
+            raise ValueError(f"'{path}' is neither a finished run (no model.keras) nor a parent of seed_K/ or fold_K/ "
+                             "runs; give a training command's --out.")
+        for sub in sorted(subs, key=lambda d: (d.split("_", 1)[0], int(d.split("_", 1)[1]))):
+            member = os.path.join(path, sub)
+            if not os.path.isfile(os.path.join(member, "model.keras")):
+                raise ValueError(f"'{member}' has no model.keras: its training has not finished. Finish it "
+                                 "(rerun with --resume), then use the ensemble.")
+            members.append(member)
+    repeated = sorted({m for m in members if members.count(m) > 1})
+    if repeated:
+        raise ValueError(f"The run '{repeated[0]}' is named twice; give each member once.")
+    return members
+
+
+def _member_facts(config, model):
+    """What every member of an ensemble must share: field -> value."""
+    inputs = config.get("inputs") or {}
+    test_time = config.get("test_time") or {}
+    return {
+        "class_names": config.get("class_names"),
+        "encoding": config.get("encoding") or None,
+        "preprocessing": config.get("preprocessing") if isinstance(config.get("preprocessing"), dict) else None,
+        "inputs.size": inputs.get("size"),
+        "inputs.channels": inputs.get("channels"),
+        "inputs.raw_dtype": inputs.get("raw_dtype"),
+        "model input shape": [int(d) for d in model.input_shape[1:]],
+        "model output shape": [int(d) for d in model.output_shape[1:]],
+        "test_time.tta": test_time.get("tta"),
+        "test_time.rc_average": bool(test_time.get("rc_average", False)),
+    }
+
+
+def from_runs(runs, export_dir, overwrite=False, *, tta="recorded", raw_dtype=None):
+    """Export a seed or fold ensemble: one SavedModel serving the mean of the members' probabilities.
+
+    Every member is a finished run directory (:func:`ensemble_members`: a run, or a parent of
+    ``seed_K``/``fold_K`` runs). They must share classes, inputs and preprocessing outside the
+    model, model input and output shapes, and test-time views; each keeps its own in-model
+    normalisation. One member is exported as :func:`from_run` would (with ``tta`` applied).
+
+    Args:
+        runs: run directories and/or parents of member runs.
+        export_dir: the export directory to write.
+        overwrite: replace a previous biocnn export there.
+        tta: ``"recorded"``: the views the members were scored with; or a ``--tta`` spec
+            (:func:`biocnn.tta.resolve`) to serve instead (``"none"``: no views).
+        raw_dtype: as for :func:`from_run`.
+
+    Returns:
+        dict: the export's metadata (``source.ensemble`` lists the members).
+
+    Raises:
+        ValueError: a member differs from the first in one of those fields (the message names
+            the member, the field and both values), a member whose outputs are logits, or what
+            :func:`ensemble_members` raises.
+
+    Example:
+        >>> from_runs(["runs/splice_seeds"], "exports/splice_ensemble")  # doctest: +SKIP
+    """
+    from biocnn.models.ensemble import ensemble
+
+    members = ensemble_members(runs)
+    check_target(export_dir, overwrite)
+    configs = [_read_json(os.path.join(m, "config.json")) for m in members]
+    models = [keras.saving.load_model(os.path.join(m, "model.keras"), compile=False) for m in members]
+    facts = [_member_facts(c, m) for c, m in zip(configs, models)]
+    override = tta != "recorded"
+    for member, fact in zip(members[1:], facts[1:]):
+        for field, value in fact.items():
+            if value != facts[0][field] and not (override and field.startswith("test_time")):
+                raise ValueError(
+                    f"ensemble: member '{member}' differs from '{members[0]}' in {field}: {value!r} vs "
+                    f"{facts[0][field]!r}. An ensemble averages models of the same classes and inputs; leave that "
+                    "member out.")
+    kinds = {_output_kind(m, "auto") for m in models}
+    if "logits" in kinds:
+        raise ValueError(f"ensemble: the members {[m for m, k in zip(members, models) if _output_kind(k, 'auto') == 'logits']} "
+                         "give logits; an ensemble averages probabilities (softmax or sigmoid outputs).")
+    config = configs[0]
+    encoding = config.get("encoding") or None
+    if override:
+        shape = models[0].input_shape[1:]
+        tta = tta_module.resolve(tta, rank=len(shape) - 1, channels=shape[-1],
+                                 alphabet=(encoding or {}).get("alphabet"))
+        rc_average = bool(tta and tta["spec"] == "rc")
+    else:
+        tta, rc_average = facts[0]["test_time.tta"], facts[0]["test_time.rc_average"]
+    reader, card = None, card_facts(config)
+    modality = _RANK_MODALITY.get(len(models[0].input_shape) - 2) if encoding is None else None
+    if modality is not None:
+        if raw_dtype is not None:
+            config = {**config, "inputs": {**(config.get("inputs") or {}), "raw_dtype": str(np.dtype(raw_dtype))}}
+        reader, _ = reader_of_run(config, modality)
+    metrics = {}
+    for member in members:
+        path = os.path.join(member, "metrics.json")
+        test = (_read_json(path).get("test") or {}) if os.path.isfile(path) else {}
+        metrics[os.path.basename(member)] = {k: v for k, v in test.items() if k != "per_class"}
+    single = len(models) == 1
+    return save(
+        models[0] if single else ensemble(models), export_dir,
+        class_names=config.get("class_names"), encoding=encoding, rc_average=rc_average, tta=tta,
+        outputs="probabilities", embeddings="auto" if single else False, reader=reader,
+        before_graph=_before_graph(config), run=card, metrics={"members": metrics}, data=config.get("data"),
+        seed=[c.get("seed") for c in configs] if not single else config.get("seed"),
+        source={"ensemble": members, "members": len(members), "model": config.get("model"),
+                "training": config.get("training"), "command": config.get("command")},
         overwrite=overwrite,
     )
