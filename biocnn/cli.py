@@ -440,10 +440,20 @@ def training_config(args):
         seed=args.seed,
         strategy=strategy,
         schedule=getattr(args, "schedule", "plateau"),
-        warmup_epochs=getattr(args, "warmup_epochs", 0),
+        warmup_epochs=_warmup(args),
         label_smoothing=getattr(args, "label_smoothing", 0.0),
         class_weight=getattr(args, "class_weight", None),
     )
+
+
+def _warmup(args):
+    """``--warmup-epochs``; a table default that does not fit a short run (``--epochs 2``) shrinks
+    to ``epochs - 1``, while a value the user wrote is checked by TrainingConfig as given."""
+    warmup = getattr(args, "warmup_epochs", 0) or 0
+    defaults = {row.get("warmup_epochs") for row in MODALITY_DEFAULTS.values()} - {None, 0}
+    if warmup in defaults and warmup >= args.epochs:
+        return max(args.epochs - 1, 0)
+    return warmup
 
 
 def verbosity():

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from biocnn import evaluation, plots, runtime, training
+from biocnn import evaluation, plots, rundir, runtime, training
 from biocnn import tta as tta_module
 from biocnn.errors import UserError
 from biocnn.splits import check_splits
@@ -165,7 +165,7 @@ def check_resumable(run):
         UserError: ``run`` is resumed, finished (``metrics.json``) and its checkpoint state is gone.
     """
     state = os.path.join(run.file("checkpoints"), "state.json")
-    if run.resumed and "metrics.json" in run.manifest() and not os.path.exists(state):
+    if run.resumed and rundir.METRICS in run.manifest() and not os.path.exists(state):
         raise UserError(
             f"Cannot resume the run in '{run.path}': it finished and kept only model.keras (its checkpoints are "
             "removed when a run finishes). To train it longer, rerun with --keep-checkpoints from the start; "

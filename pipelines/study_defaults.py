@@ -101,6 +101,10 @@ def append(path, row):
         os.fsync(handle.fileno())
 
 
+def _sd(values):
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def summary(path):
     """Mean +- sd of validation accuracy and AUROC per data set and candidate, best first."""
     with open(path) as handle:
@@ -117,8 +121,7 @@ def summary(path):
             acc = [float(r["val_accuracy"]) for r in runs]
             auc = [float(r["val_auroc"]) for r in runs]
             wall = [float(r["wall_s"]) for r in runs]
-            sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
-            entries.append((statistics.mean(auc) + statistics.mean(acc), candidate, len(runs), acc, auc, wall, sd,
+            entries.append((statistics.mean(auc) + statistics.mean(acc), candidate, len(runs), acc, auc, wall, _sd,
                             runs[0]["parameters"]))
         lines.append(f"\n{dataset}: candidate, seeds, val accuracy, val AUROC, wall s (max), parameters")
         for _, candidate, n, acc, auc, wall, sd, params in sorted(entries, reverse=True):

@@ -136,3 +136,15 @@ def test_models_create_takes_shape_and_classes_by_keyword():
     model = biocnn.models.create("resnet18", input_shape=(32, 32, 3), num_classes=2, width_multiplier=0.25)
     assert model.output_shape == (None, 2)
     assert all(hasattr(biocnn, name) for name in ("cv", "interpret", "transfer"))
+
+
+def test_a_default_warm_up_shrinks_to_a_short_run_but_a_written_one_is_checked():
+    from biocnn.commands import images
+
+    short = images.build_parser().parse_args(["--out", "x", "--epochs", "2"])
+    assert short.warmup_epochs == cli.MODALITY_DEFAULTS["images"]["warmup_epochs"] == 3
+    assert cli.training_config(short).warmup_epochs == 1
+    assert cli.training_config(images.build_parser().parse_args(["--out", "x"])).warmup_epochs == 3
+    written = images.build_parser().parse_args(["--out", "x", "--epochs", "2", "--warmup-epochs", "5"])
+    with pytest.raises(ValueError, match="warmup_epochs must be an integer in"):
+        cli.training_config(written)

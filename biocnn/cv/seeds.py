@@ -9,12 +9,12 @@ cross-validation's (:func:`biocnn.cv.stats.summarize_folds`, here over seeds). W
 a seed whose run finished (its ``metrics.json`` exists) is read, not trained again.
 """
 
-import json
 import os
 
 import pandas as pd
 
 from biocnn.cv.stats import summarize_folds
+from biocnn import rundir
 from biocnn.rundir import RunDirectory
 
 __all__ = ["SUMMARY_METRICS", "collect_seeds", "run_seeds", "seed_folder", "summary_table"]
@@ -67,7 +67,7 @@ def run_seeds(out, seeds, train_one, *, overwrite=False, resume=False, arguments
         parent.write_json("config.json", {"seeds": seeds, "arguments": arguments or {}})
     for i, seed in enumerate(seeds):
         folder = seed_folder(parent.path, seed)
-        if resume and os.path.exists(os.path.join(folder, "metrics.json")):
+        if resume and rundir.is_finished(folder):
             if verbose:
                 print(f"seed {seed} ({i + 1}/{len(seeds)}): already finished, skipped", flush=True)
             continue
@@ -93,11 +93,11 @@ def collect_seeds(out, seeds):
     """
     rows = []
     for seed in seeds:
-        path = os.path.join(seed_folder(out, seed), "metrics.json")
-        if not os.path.exists(path):
-            raise ValueError(f"The run of seed {seed} has not finished (no '{path}'); rerun with --resume.")
-        with open(path) as f:
-            metrics = json.load(f)
+        folder = seed_folder(out, seed)
+        if not rundir.is_finished(folder):
+            raise ValueError(f"The run of seed {seed} has not finished (no '{os.path.join(folder, rundir.METRICS)}'); "
+                             "rerun with --resume.")
+        metrics = rundir.read_metrics(folder)
         row = {"seed": int(seed), "best_epoch": metrics.get("best_epoch")}
         for split in SPLITS:
             for name in SUMMARY_METRICS:

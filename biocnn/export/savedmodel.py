@@ -1100,7 +1100,7 @@ def from_runs(runs, export_dir, overwrite=False, *, tta="recorded", raw_dtype=No
 
     members = ensemble_members(runs)
     check_target(export_dir, overwrite)
-    configs = [_read_json(os.path.join(m, "config.json")) for m in members]
+    configs = [rundir.read_config(m) for m in members]
     models = [keras.saving.load_model(os.path.join(m, "model.keras"), compile=False) for m in members]
     facts = [_member_facts(c, m) for c, m in zip(configs, models)]
     override = tta != "recorded"
@@ -1132,8 +1132,7 @@ def from_runs(runs, export_dir, overwrite=False, *, tta="recorded", raw_dtype=No
         reader, _ = reader_of_run(config, modality)
     metrics = {}
     for member in members:
-        path = os.path.join(member, "metrics.json")
-        test = (_read_json(path).get("test") or {}) if os.path.isfile(path) else {}
+        test = (rundir.read_metrics(member, required=False) or {}).get("test") or {}
         metrics[os.path.basename(member)] = {k: v for k, v in test.items() if k != "per_class"}
     single = len(models) == 1
     return save(
