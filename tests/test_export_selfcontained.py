@@ -46,7 +46,7 @@ def _image_run(folder):
         tifffile.imwrite(folder / f"cell{i}.tif", image, metadata={"axes": "CYX"})
         rows.append(f"cell{i}.tif,{CLASSES[label]}")
     (folder / "cells.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
-    _main("classify_images", ["--csv", folder / "cells.csv", "--size", 8, 8, "--channels", 2, 0, "--model", "mlp",
+    _main("classify_images", ["--csv", folder / "cells.csv", "--size", 8, 8, "--channels", 2, 0, "--model", "mlp", "--augment", "none",
                               "--epochs", 1, "--batch-size", 8, "--out", folder / "run", "--export", folder / "export"])
 
 
