@@ -91,7 +91,8 @@ def test_every_model_is_a_run_of_the_experiment_path(npz_run):
     for i, slug in enumerate(("lenet5_width_multiplier_0.5", "mlp_hidden_units_16")):
         folder = os.path.join(npz_run, f"{slug}_seed3")
         assert {"biocnn_run.json", "config.json", "history.csv", "metrics.json", "model.keras", "predictions.csv",
-                "per_class.csv", "confusion_matrix.csv", "checkpoints"} <= set(os.listdir(folder))
+                "per_class.csv", "confusion_matrix.csv"} <= set(os.listdir(folder))
+        assert "checkpoints" not in os.listdir(folder)  # a finished run keeps one copy of its weights
         predictions = pd.read_csv(os.path.join(folder, "predictions.csv"), dtype={"label": str, "predicted": str})
         assert list(predictions.columns) == ["id", "group", "split", "label", "predicted", "probability_0",
                                              "probability_1"]
