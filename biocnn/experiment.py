@@ -246,7 +246,8 @@ def train_and_evaluate(
         warnings.warn(f"--tta {spec}: the model was not trained on these views (no {needed} in its augmentation); "
                       "views a model never saw can lower accuracy. Train with --augment, and compare metrics.json's "
                       "<split>_without_tta.", stacklevel=2)
-    run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config}, settings=dict(config.to_dict(), epochs=None, strategy=None))
+    run.check_or_record_fingerprints(data={"splits": splits, "ids": ids, "encoding": extra_config},
+                                     settings=training.resume_settings(config.to_dict()))
     check_resumable(run)
     run.write_json(
         "config.json",

@@ -483,13 +483,27 @@ def fingerprint_data(x, y=None, validation=None):
     return fingerprint(value)
 
 
+#: Settings a resumed run may change: the schedule's length (--epochs, and with it a table warm-up
+#: that shrinks to a short run, see biocnn.cli) and the strategy (same results).
+RESUMABLE = ("epochs", "warmup_epochs", "strategy")
+
+
+def resume_settings(settings):
+    """``settings`` (a TrainingConfig dict) with the ones a resumed run may change (:data:`RESUMABLE`) blanked.
+
+    Example:
+        >>> resume_settings({"epochs": 3, "warmup_epochs": 1, "strategy": "default", "seed": 0})
+        {'epochs': None, 'warmup_epochs': None, 'strategy': None, 'seed': 0}
+    """
+    return {**settings, **dict.fromkeys(RESUMABLE)}
+
+
 def _load_state(folder, config, data=None):
     state = load_checkpoint(folder)
     if state is None:
         return None
-    # Only the epochs may change; a run may resume under another strategy (same results).
-    saved = dict(state["config"], epochs=None, strategy=None)
-    asked = dict(config.to_dict(), epochs=None, strategy=None)
+    saved = resume_settings(state["config"])
+    asked = resume_settings(config.to_dict())
     changed = {k: (saved.get(k), v) for k, v in asked.items() if saved.get(k) != v}
     if changed:
         listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 import pytest
 
 from biocnn import cli
@@ -148,3 +150,19 @@ def test_a_default_warm_up_shrinks_to_a_short_run_but_a_written_one_is_checked()
     written = images.build_parser().parse_args(["--out", "x", "--epochs", "2", "--warmup-epochs", "5"])
     with pytest.raises(ValueError, match="warmup_epochs must be an integer in"):
         cli.training_config(written)
+
+
+def test_a_killed_short_run_resumes_with_more_epochs_under_the_default_warm_up(tmp_path):
+    from biocnn.commands import volumes
+
+    rng = np.random.default_rng(0)
+    import h5py
+    with h5py.File(tmp_path / "v.h5", "w") as f:
+        f["x"] = rng.normal(size=(24, 6, 6, 6)).astype("float32")
+        f["y"] = np.arange(24) % 2
+    common = ["--hdf5", str(tmp_path / "v.h5"), "--key", "x", "--labels-key", "y", "--batch-size", "8",
+              "--keep-checkpoints", "--out", str(tmp_path / "run")]
+    volumes.main([*common, "--epochs", "2"])  # warm-up 3 shrinks to 1
+    volumes.main([*common, "--epochs", "3", "--resume"])  # warm-up 2: the same run, longer
+    with open(tmp_path / "run" / "history.csv") as f:
+        assert len(f.read().strip().splitlines()) == 1 + 3
