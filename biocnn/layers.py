@@ -1,4 +1,4 @@
-"""Layers: activations by name, maxout units, and a ReLU with a hand-written gradient.
+"""Layers: activations by name, maxout units, a ReLU with a hand-written gradient, fused batch norm.
 
 * :func:`activation` builds an activation layer from a name (``"relu"``, ``"leaky_relu"``, ...)
   so that blocks and configs can say ``activation="leaky_relu"``; it suggests the closest name
@@ -8,6 +8,8 @@
   of any rank alike.
 * :class:`CustomGradientReLU`: ``max(x, 0)`` whose backward pass ``upstream * (x > 0)`` is
   written by hand with ``keras.ops.custom_gradient``, as in the lecture on backpropagation.
+* :class:`FusedBatchNormalization`: ``keras.layers.BatchNormalization`` whose training step runs
+  as one fused kernel on TensorFlow (the zoo models' batch norm).
 
 All layers are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
 """
@@ -19,7 +21,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["ACTIVATIONS", "CustomGradientReLU", "Maxout", "activation"]
+__all__ = ["ACTIVATIONS", "CustomGradientReLU", "FusedBatchNormalization", "Maxout", "activation"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +185,65 @@ class Maxout(keras.layers.Layer):
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         })
         return config
+
+
+# --------------------------------------------------------------------------------------------
+# FusedBatchNormalization
+# --------------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` that trains through TensorFlow's fused kernel.
+
+    Keras 3 normalises a training batch with separate ops (moments, then the affine map) and
+    differentiates through each; TensorFlow's ``FusedBatchNormV3`` does the forward pass and
+    its gradient in one oneDNN kernel each. Same arguments, weights, config and results as the
+    Keras layer (the batch variance it uses and puts into ``moving_variance`` is the biased one,
+    as Keras's); only the training step on the TensorFlow backend changes. Every input rank
+    uses the 4D kernel: the statistics are per channel over every other axis, so the input is
+    reshaped to ``(N, -1, 1, C)`` and back. Where the fused kernel does not apply (another
+    backend, inference, a frozen layer, a mask, renorm, synchronized statistics, an axis other
+    than the last, inputs that are not float32), the Keras layer's own ``call`` runs.
+
+    Measured on a 2-vCPU AVX-512 CPU (``pipelines/BENCHMARKS.md``): forward + backward of a
+    ``(8, 32, 32, 32, 16)`` batch 21 ms -> 8 ms on two threads.
+
+    Example:
+        >>> import numpy as np
+        >>> bn = FusedBatchNormalization()
+        >>> y = bn(np.random.rand(4, 6, 3).astype("float32"), training=True)
+        >>> print(tuple(y.shape), bool(abs(float(keras.ops.mean(y))) < 1e-5))
+        (4, 6, 3) True
+    """
+
+    def _fusable(self, inputs, mask):
+        rank = len(inputs.shape)
+        return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm
+                and not self.synchronized and rank >= 2 and self.axis in (-1, rank - 1)
+                and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+                and self.compute_dtype == "float32")
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # the TensorFlow backend only (checked by _fusable)
+
+        shape = tf.shape(inputs)
+        channels = inputs.shape[-1]
+        x = tf.reshape(inputs, [shape[0], -1, 1, channels])
+        gamma = self.gamma if self.scale else tf.ones([channels])
+        beta = self.beta if self.center else tf.zeros([channels])
+        empty = tf.constant([], dtype=tf.float32)
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
+            exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+        # The kernel normalises by the biased variance but returns the unbiased one.
+        count = tf.cast(tf.size(inputs) // channels, tf.float32)
+        variance = variance * tf.maximum(count - 1.0, 0.0) / count
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return tf.reshape(y, shape)
 
 
 # --------------------------------------------------------------------------------------------

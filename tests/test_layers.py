@@ -204,3 +204,71 @@ def test_activation_unknown_name_suggests_closest():
                r"Valid names: relu, leaky_relu, sigmoid")
     with pytest.raises(ValueError, match=message):
         layers.activation("leaky_rlu")
+
+
+# ------------------------------------------------------------------ FusedBatchNormalization
+
+
+def _bn_step(layer, x):
+    """Output, gradients of a fixed non-trivial loss (input, gamma, beta) and moving statistics."""
+    weights = tf.cos(tf.reshape(tf.range(tf.size(x), dtype=tf.float32), x.shape))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * weights + 0.1 * y * y)
+    grads = tape.gradient(loss, [x, *layer.trainable_variables])
+    return y.numpy(), [g.numpy() for g in grads], [v.numpy() for v in layer.non_trainable_variables]
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 7, 3), (2, 5, 6, 4), (2, 3, 4, 5, 6)],
+                         ids=["dense", "sequence", "image", "volume"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_batch_norm_trains_like_the_keras_layer(shape, affine):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2.0, 3.0, shape).astype("float32"))
+    options = dict(epsilon=1e-5, momentum=0.9, scale=affine, center=affine)
+    reference, fused = keras.layers.BatchNormalization(**options), layers.FusedBatchNormalization(**options)
+    reference.build(shape)
+    fused.build(shape)
+    weights = [rng.normal(size=v.shape).astype("float32") for v in reference.weights]
+    reference.set_weights(weights)
+    fused.set_weights(weights)
+    y_ref, g_ref, s_ref = _bn_step(reference, x)
+    y, g, s = _bn_step(fused, x)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g, g_ref):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+    for a, b in zip(s, s_ref):  # moving mean and the biased moving variance, as Keras
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and by hand: the batch statistics per channel over every other axis (NumPy, float64)
+    data = x.numpy().reshape(-1, shape[-1]).astype("float64")
+    np.testing.assert_allclose(s[0], 0.9 * weights[-2] + 0.1 * data.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(s[1], 0.9 * weights[-1] + 0.1 * data.var(0), rtol=1e-5)
+    inference = fused(x, training=False).numpy()
+    np.testing.assert_allclose(inference, reference(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_fused_batch_norm_falls_back_where_the_kernel_does_not_apply():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 4, 5)).astype("float32")
+    for options in ({"axis": 1}, {"renorm": True}):
+        reference, fused = keras.layers.BatchNormalization(**options), layers.FusedBatchNormalization(**options)
+        np.testing.assert_allclose(fused(x, training=True), reference(x, training=True), rtol=1e-5, atol=1e-6)
+    fused = layers.FusedBatchNormalization()
+    frozen = fused(x, training=False)  # inference: the moving statistics (0, 1)
+    np.testing.assert_allclose(frozen, x / np.sqrt(1 + fused.epsilon), rtol=1e-6)
+    fused.trainable = False  # a frozen layer normalises with its moving statistics, as Keras's
+    np.testing.assert_allclose(fused(x, training=True), frozen, rtol=1e-6)
+
+
+def test_fused_batch_norm_round_trips(tmp_path):
+    model = keras.Sequential([keras.Input((6, 2)), layers.FusedBatchNormalization(momentum=0.8, epsilon=1e-3)])
+    model.layers[0].set_weights([np.full(2, 2.0), np.full(2, 0.5), np.array([1.0, -1.0]), np.array([4.0, 9.0])])
+    config = model.layers[0].get_config()
+    assert layers.FusedBatchNormalization.from_config(config).get_config() == config
+    path = tmp_path / "bn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[0]) is layers.FusedBatchNormalization
+    x = np.random.default_rng(2).normal(size=(3, 6, 2)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

@@ -11,6 +11,7 @@ the authors' code. Convolutions have no bias. WRN-28-10 on 32x32x3 with 10 class
 
 import keras
 
+from biocnn.layers import FusedBatchNormalization
 from biocnn.models import blocks
 from biocnn.models.registry import register
 from biocnn.models.resnet import BN_EPSILON
@@ -22,7 +23,7 @@ STEM_FILTERS = 16
 
 
 def _bn_act(x, activation, name, suffix):
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn{suffix}")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn{suffix}")(x)
     return blocks.activation(activation, f"{name}_act{suffix}")(x)
 
 
@@ -126,7 +127,7 @@ def wide_resnet(
                 x, rank, filters, stride if b == 1 else 1, activation, dropout,
                 f"{name}_conv{group}_block{b}",
             )
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_final_bn")(x)
+    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_final_bn")(x)
     x = blocks.activation(activation, f"{name}_final_act")(x)
     x = blocks.global_pool(rank, pooling, name=f"{name}_pool")(x)
     x = blocks.output_head(x, num_classes, head, name)
