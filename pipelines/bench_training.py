@@ -38,7 +38,7 @@ import sys
 import time
 
 import bench_workers
-from bench_workers import cpu_seconds, max_rss_mb, send, wait_for_go
+from bench_workers import cpu_seconds, max_rss_mb, rss_mb, send, wait_for_go
 
 SCHEMA = "biocnn.bench_training/1"
 
@@ -179,7 +179,10 @@ def summarise(family, spec, ready, seconds, rss, peak_flops):
             "median_samples_per_s": median,
             "achieved_gflop_per_s": median * flops / 1e9,
             "fraction_of_sgemm_peak": median * flops / peak_flops,
-            "max_rss_mb": rss.get(name),
+            "max_rss_mb": rss[name]["max_rss_mb"],
+            # the framework's imports alone, and what the training added on top of them
+            "import_rss_mb": rss[name].get("import_rss_mb"),
+            "training_rss_mb": _difference(rss[name]["max_rss_mb"], rss[name].get("import_rss_mb")),
             "versions": ready[name].get("versions", {}),
             "threads": ready[name].get("threads", {}),
         }
@@ -188,7 +191,21 @@ def summarise(family, spec, ready, seconds, rss, peak_flops):
         record["ratio_to_torch"] = {
             name: r["median_samples_per_s"] / ref for name, r in record["frameworks"].items() if name != REFERENCE
         }
+        ref_memory = record["frameworks"][REFERENCE]
+        record["memory_ratio_to_torch"] = {
+            name: {"peak": _ratio(r["max_rss_mb"], ref_memory["max_rss_mb"]),
+                   "training": _ratio(r["training_rss_mb"], ref_memory["training_rss_mb"])}
+            for name, r in record["frameworks"].items() if name != REFERENCE
+        }
     return record
+
+
+def _difference(a, b):
+    return None if a is None or b is None else a - b
+
+
+def _ratio(a, b):
+    return None if a is None or not b else a / b
 
 
 def table(results):
@@ -198,7 +215,8 @@ def table(results):
         names += [n for n in record["frameworks"] if n not in names]
     head = ["family", "batch"] + [f"{n} samples/s" for n in names]
     head += [f"{n}/torch" for n in names if n != REFERENCE] + [f"{n} GFLOP/s (% peak)" for n in names]
-    head += [f"{n} RSS MB" for n in names]
+    head += [f"{n} peak RSS MB (imports + training)" for n in names]
+    head += [f"{n}/torch training MB" for n in names if n != REFERENCE]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for family, record in results["families"].items():
         fw = record["frameworks"]
@@ -208,9 +226,19 @@ def table(results):
                 for n in names if n != REFERENCE]
         row += [f"{fw[n]['achieved_gflop_per_s']:.1f} ({100 * fw[n]['fraction_of_sgemm_peak']:.0f}%)" if n in fw else ""
                 for n in names]
-        row += [f"{fw[n]['max_rss_mb']:,.0f}" if n in fw and fw[n]["max_rss_mb"] else "" for n in names]
+        row += [_memory_cell(fw[n]) if n in fw else "" for n in names]
+        row += [f"{record['memory_ratio_to_torch'][n]['training']:.2f}"
+                if (record.get("memory_ratio_to_torch", {}).get(n) or {}).get("training") else ""
+                for n in names if n != REFERENCE]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _memory_cell(framework):
+    peak, imported = framework.get("max_rss_mb"), framework.get("import_rss_mb")
+    if not peak:
+        return ""
+    return f"{peak:,.0f} ({imported:,.0f} + {peak - imported:,.0f})" if imported else f"{peak:,.0f}"
 
 
 # --------------------------------------------------------------------------- workers
@@ -271,6 +299,7 @@ def worker_biocnn(spec, chunks, threads, compile_options):
     import biocnn
     from biocnn import training
 
+    imported = rss_mb()
     model_name, shape, classes, batch, steps, options = spec
     training.set_seed(0)
     model = biocnn.models.create(model_name, tuple(shape), classes, **options)
@@ -288,12 +317,14 @@ def worker_biocnn(spec, chunks, threads, compile_options):
     x, y = _data(spec)
     config = training.TrainingConfig(epochs=chunks, batch_size=batch, early_stopping_patience=None)
     training.fit(model, x, y, config=config, verbose=0, callbacks=[_pacer(chunks)])
+    return imported
 
 
 def worker_keras(spec, chunks, threads):
     import biocnn
     import keras
 
+    imported = rss_mb()
     model_name, shape, classes, batch, steps, options = spec
     keras.utils.set_random_seed(0)
     model = biocnn.models.create(model_name, tuple(shape), classes, **options)
@@ -302,12 +333,14 @@ def worker_keras(spec, chunks, threads):
     _keras_ready(model, threads)
     x, y = _data(spec)
     model.fit(x, y, batch_size=batch, epochs=chunks, shuffle=True, verbose=0, callbacks=[_pacer(chunks)])
+    return imported
 
 
 def worker_torch(spec, chunks, threads):
     import torch
     import torch_reference
 
+    imported = rss_mb()
     torch.set_num_threads(threads["intra_op"])
     torch.set_num_interop_threads(threads["inter_op"])
     torch.manual_seed(0)
@@ -331,6 +364,7 @@ def worker_torch(spec, chunks, threads):
             loss.backward()
             optimizer.step()
         send({"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu})
+    return imported
 
 
 def torch_macs(model, input_shape):
@@ -361,12 +395,12 @@ def run_worker(request):
         spec = tiny(spec)
     framework, chunks, threads = request["framework"], request["chunks"], request["threads"]
     if framework in BIOCNN_COMPILE:
-        worker_biocnn(spec, chunks, threads, BIOCNN_COMPILE[framework])
+        imported = worker_biocnn(spec, chunks, threads, BIOCNN_COMPILE[framework])
     elif framework in KERAS_BACKEND:
-        worker_keras(spec, chunks, threads)
+        imported = worker_keras(spec, chunks, threads)
     else:
-        worker_torch(spec, chunks, threads)
-    send({"max_rss_mb": max_rss_mb()})
+        imported = worker_torch(spec, chunks, threads)
+    send({"max_rss_mb": max_rss_mb(), "import_rss_mb": imported})
 
 
 def tiny(spec):
@@ -417,7 +451,7 @@ def bench_family(family, frameworks, warmup, repeats, threads, tiny_run, jax_pat
                     cpu[w.name].append(cpu_seconds / elapsed)
                     rate = spec[3] * spec[4] / elapsed
                     print(f"{family} {chunk - warmup + 1}/{repeats} {w.name}: {rate:,.1f} samples/s", flush=True)
-        rss = {w.name: w.receive()["max_rss_mb"] for w in workers}
+        rss = {w.name: w.receive() for w in workers}
     finally:
         for w in workers:
             w.close()

@@ -35,6 +35,18 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+def _status_mb(field):
+    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``, ...) in MB, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def max_rss_mb():
     """Peak resident memory of this process in MB.
 
@@ -42,14 +54,17 @@ def max_rss_mb():
     do in a worker, as Linux carries it over from the parent across fork and exec (every worker
     would report at least the parent's RSS).
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb():
+    """Resident memory of this process now, in MB (``VmRSS``; None where /proc is missing).
+
+    Read right after a framework's imports it is the framework's own footprint (its shared
+    libraries' pages and its start-up allocations), which every program using it pays.
+    """
+    return _status_mb("VmRSS")
 
 
 class Worker:

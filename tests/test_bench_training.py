@@ -46,14 +46,17 @@ def test_summary_medians_ratios_and_table():
     spec = ("lenet5", (28, 28, 1), 2, 10, 5, {})  # 50 samples per chunk
     ready = {name: {"parameters": 7, "macs_per_sample": 1000, "versions": {}} for name in ("biocnn", "torch")}
     seconds = {"biocnn": [1.0, 0.5, 0.25], "torch": [1.0, 1.0, 2.0]}
-    record = bench.summarise("f", spec, ready, seconds, {"biocnn": 300.0, "torch": 200.0}, peak_flops=1e6)
+    rss = {"biocnn": {"max_rss_mb": 700.0, "import_rss_mb": 600.0}, "torch": {"max_rss_mb": 300.0, "import_rss_mb": 220.0}}
+    record = bench.summarise("f", spec, ready, seconds, rss, peak_flops=1e6)
     assert record["frameworks"]["biocnn"]["median_samples_per_s"] == 100.0  # 50 / 0.5
     assert record["frameworks"]["torch"]["median_samples_per_s"] == 50.0
     assert record["ratio_to_torch"] == {"biocnn": 2.0}
     assert record["frameworks"]["biocnn"]["achieved_gflop_per_s"] == pytest.approx(100 * 6000 / 1e9)
     assert record["frameworks"]["biocnn"]["fraction_of_sgemm_peak"] == pytest.approx(0.6)
     text = bench.table({"families": {"f": record}})
-    assert "| f | 10 | 100.0 | 50.0 | 2.00 | 0.0 (60%) | 0.0 (30%) | 300 | 200 |" in text
+    assert record["frameworks"]["biocnn"]["training_rss_mb"] == 100.0  # peak - imports
+    assert record["memory_ratio_to_torch"] == {"biocnn": {"peak": 700 / 300, "training": 100 / 80}}
+    assert "| f | 10 | 100.0 | 50.0 | 2.00 | 0.0 (60%) | 0.0 (30%) | 700 (600 + 100) | 300 (220 + 80) | 1.25 |" in text
 
 
 def test_existing_output_is_not_overwritten(tmp_path):
@@ -76,3 +79,6 @@ def test_quick_run_against_pytorch(tmp_path):
     assert family["parameters"] == biocnn.models.lenet5((28, 28, 1), 2).count_params()
     assert set(family["frameworks"]) == {"biocnn", "torch"}
     assert family["ratio_to_torch"]["biocnn"] > 0
+    for framework in family["frameworks"].values():  # the imports' footprint is part of the peak
+        assert 0 < framework["import_rss_mb"] <= framework["max_rss_mb"]
+        assert framework["training_rss_mb"] == framework["max_rss_mb"] - framework["import_rss_mb"]
