@@ -65,3 +65,13 @@ def test_argument_errors():
         encode_sequences(["ACGT"], Encoding("dna"))
     with pytest.raises(ValueError, match="length=5 differs from the encoding's length 4"):
         encode_sequences(["ACGT"], Encoding("dna", length=4), length=5)
+
+
+def test_a_batch_of_the_models_length_takes_the_short_branch_with_the_same_rows():
+    exact = ["ACGTACG", "acgtnnr", "RYSWKMB", "dhvNnac"]  # every one of length 7: nothing to crop or pad
+    encoding = Encoding("dna", length=7)
+    np.testing.assert_array_equal(encode_sequences(exact, encoding).numpy(), encoding.encode(exact))
+    # one sequence of another length in the batch sends all of it through crop/pad, rows unchanged
+    np.testing.assert_array_equal(encode_sequences(exact + ["AC"], encoding).numpy()[:4], encoding.encode(exact))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"at batch index'\n2\n"):
+        encode_sequences(["ACGTACG", "ACGTACG", "ACGTAZG"], encoding)

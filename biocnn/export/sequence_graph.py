@@ -69,7 +69,7 @@ def encode_sequences(sequences, encoding, length=None):
     valid = ~np.isnan(table[:, 0])
     valid[0] = False  # a NUL byte in the input is not a letter (Encoding uses it only for padding)
     rows = tf.constant(np.nan_to_num(table, nan=0.0), tf.float32)
-    is_valid = tf.constant(valid)
+    is_invalid = tf.constant(~valid)
 
     sequences = tf.convert_to_tensor(sequences, tf.string)
     sequences = tf.ensure_shape(sequences, [None])
@@ -78,8 +78,15 @@ def encode_sequences(sequences, encoding, length=None):
     lengths = tf.strings.length(sequences)
     width = tf.maximum(tf.reduce_max(tf.concat([lengths, [1]], 0)), 1)
     codes = tf.cast(tf.io.decode_raw(sequences, tf.uint8, fixed_length=width), tf.int32)
-    in_text = tf.range(width)[None, :] < lengths[:, None]
     batch = tf.shape(lengths)[0]
+    # Every sequence already of the model's length (windows of a scan, fixed-length tables): the
+    # byte matrix is the code matrix, with no padding to skip in the letter check and nothing to
+    # crop or pad (a third less work than the general branch for 256 x 200 bp).
+    exact = tf.reduce_all(lengths == length) & (width == length)
+    bad_rows = tf.cond(
+        exact,
+        lambda: tf.reduce_any(tf.gather(is_invalid, codes), axis=1),
+        lambda: tf.reduce_any(tf.gather(is_invalid, codes) & (tf.range(width)[None, :] < lengths[:, None]), axis=1))
 
     letters = valid_letters(encoding.alphabet)
     checks = [
@@ -87,7 +94,6 @@ def encode_sequences(sequences, encoding, length=None):
             lengths, 0, message="biocnn sequence input: an empty sequence (remove it or give it letters); sequence lengths:"
         ),
     ]
-    bad_rows = tf.reduce_any(tf.logical_not(tf.gather(is_valid, codes)) & in_text, axis=1)
     first_bad_row = tf.gather(tf.concat([tf.range(batch), [-1]], 0),
                               tf.argmax(tf.concat([tf.cast(bad_rows, tf.int32), [1]], 0)))
     checks.append(tf.debugging.Assert(
@@ -103,9 +109,14 @@ def encode_sequences(sequences, encoding, length=None):
                     "trained without a crop/pad length); sequence lengths:",
         ))
     with tf.control_dependencies(checks):
-        dense = tf.concat([codes, tf.zeros([batch, length], tf.int32)], 1)
-        positions = tf.range(length)[None, :] + _offsets(lengths, length, encoding.align)[:, None]
-        inside = (positions >= 0) & (positions < lengths[:, None])
-        picked = tf.gather(dense, tf.clip_by_value(positions, 0, tf.shape(dense)[1] - 1), batch_dims=1)
-        fitted = tf.where(inside, picked, 0)  # byte 0: the all-zero padding row
-        return tf.gather(rows, fitted)
+        return tf.cond(exact, lambda: tf.gather(rows, codes),
+                       lambda: tf.gather(rows, _fit(codes, lengths, length, encoding.align, batch)))
+
+
+def _fit(codes, lengths, length, align, batch):
+    """The ``(N, length)`` codes: each row cropped or padded (with byte 0) by ``align``."""
+    dense = tf.concat([codes, tf.zeros([batch, length], tf.int32)], 1)
+    positions = tf.range(length)[None, :] + _offsets(lengths, length, align)[:, None]
+    inside = (positions >= 0) & (positions < lengths[:, None])
+    picked = tf.gather(dense, tf.clip_by_value(positions, 0, tf.shape(dense)[1] - 1), batch_dims=1)
+    return tf.where(inside, picked, 0)  # byte 0: the all-zero padding row
