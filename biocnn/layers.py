@@ -8,7 +8,7 @@
   of any rank alike.
 * :class:`CustomGradientReLU`: ``max(x, 0)`` whose backward pass ``upstream * (x > 0)`` is
   written by hand with ``keras.ops.custom_gradient``, as in the lecture on backpropagation.
-* :class:`FusedBatchNormalization`: ``keras.layers.BatchNormalization`` whose training step runs
+* :class:`BatchNormalization`: ``keras.layers.BatchNormalization`` whose training step runs
   as one fused kernel on TensorFlow (the zoo models' batch norm).
 
 All layers are registered under the package ``biocnn`` and round-trip through ``.keras`` files.
@@ -21,7 +21,7 @@ from keras import ops
 
 from biocnn.utils import did_you_mean
 
-__all__ = ["ACTIVATIONS", "CustomGradientReLU", "FusedBatchNormalization", "Maxout", "activation"]
+__all__ = ["ACTIVATIONS", "BatchNormalization", "CustomGradientReLU", "Maxout", "activation"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,12 +188,12 @@ class Maxout(keras.layers.Layer):
 
 
 # --------------------------------------------------------------------------------------------
-# FusedBatchNormalization
+# BatchNormalization
 # --------------------------------------------------------------------------------------------
 
 
 @keras.saving.register_keras_serializable(package="biocnn")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
+class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` that trains through TensorFlow's fused kernel.
 
     Keras 3 normalises a training batch with separate ops (moments, then the affine map) and
@@ -206,12 +206,17 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     backend, inference, a frozen layer, a mask, renorm, synchronized statistics, an axis other
     than the last, inputs that are not float32), the Keras layer's own ``call`` runs.
 
+    It keeps Keras's class name on purpose: a weights file (``.weights.h5``, biocnn's checkpoints,
+    the converted ImageNet weights) names each layer's variables by its class, so weights saved
+    from a network built with either layer load into the other. (``.keras`` files record the
+    class itself, ``biocnn>BatchNormalization``.)
+
     Measured on a 2-vCPU AVX-512 CPU (``pipelines/BENCHMARKS.md``): forward + backward of a
     ``(8, 32, 32, 32, 16)`` batch 21 ms -> 8 ms on two threads.
 
     Example:
         >>> import numpy as np
-        >>> bn = FusedBatchNormalization()
+        >>> bn = BatchNormalization()
         >>> y = bn(np.random.rand(4, 6, 3).astype("float32"), training=True)
         >>> print(tuple(y.shape), bool(abs(float(keras.ops.mean(y))) < 1e-5))
         (4, 6, 3) True

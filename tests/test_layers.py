@@ -206,7 +206,7 @@ def test_activation_unknown_name_suggests_closest():
         layers.activation("leaky_rlu")
 
 
-# ------------------------------------------------------------------ FusedBatchNormalization
+# ------------------------------------------------------------------ BatchNormalization
 
 
 def _bn_step(layer, x):
@@ -227,7 +227,7 @@ def test_fused_batch_norm_trains_like_the_keras_layer(shape, affine):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(2.0, 3.0, shape).astype("float32"))
     options = dict(epsilon=1e-5, momentum=0.9, scale=affine, center=affine)
-    reference, fused = keras.layers.BatchNormalization(**options), layers.FusedBatchNormalization(**options)
+    reference, fused = keras.layers.BatchNormalization(**options), layers.BatchNormalization(**options)
     reference.build(shape)
     fused.build(shape)
     weights = [rng.normal(size=v.shape).astype("float32") for v in reference.weights]
@@ -252,9 +252,9 @@ def test_fused_batch_norm_falls_back_where_the_kernel_does_not_apply():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 4, 5)).astype("float32")
     for options in ({"axis": 1}, {"renorm": True}):
-        reference, fused = keras.layers.BatchNormalization(**options), layers.FusedBatchNormalization(**options)
+        reference, fused = keras.layers.BatchNormalization(**options), layers.BatchNormalization(**options)
         np.testing.assert_allclose(fused(x, training=True), reference(x, training=True), rtol=1e-5, atol=1e-6)
-    fused = layers.FusedBatchNormalization()
+    fused = layers.BatchNormalization()
     frozen = fused(x, training=False)  # inference: the moving statistics (0, 1)
     np.testing.assert_allclose(frozen, x / np.sqrt(1 + fused.epsilon), rtol=1e-6)
     fused.trainable = False  # a frozen layer normalises with its moving statistics, as Keras's
@@ -262,13 +262,31 @@ def test_fused_batch_norm_falls_back_where_the_kernel_does_not_apply():
 
 
 def test_fused_batch_norm_round_trips(tmp_path):
-    model = keras.Sequential([keras.Input((6, 2)), layers.FusedBatchNormalization(momentum=0.8, epsilon=1e-3)])
+    model = keras.Sequential([keras.Input((6, 2)), layers.BatchNormalization(momentum=0.8, epsilon=1e-3)])
     model.layers[0].set_weights([np.full(2, 2.0), np.full(2, 0.5), np.array([1.0, -1.0]), np.array([4.0, 9.0])])
     config = model.layers[0].get_config()
-    assert layers.FusedBatchNormalization.from_config(config).get_config() == config
+    assert layers.BatchNormalization.from_config(config).get_config() == config
     path = tmp_path / "bn.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert type(loaded.layers[0]) is layers.FusedBatchNormalization
+    assert type(loaded.layers[0]) is layers.BatchNormalization
     x = np.random.default_rng(2).normal(size=(3, 6, 2)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_fused_batch_norm_weights_files_are_interchangeable_with_keras(tmp_path):
+    def network(batch_norm):
+        inputs = keras.Input((5, 3))
+        return keras.Model(inputs, batch_norm(name="bn")(keras.layers.Conv1D(3, 1, name="conv")(inputs)))
+
+    weights = [np.full(3, value, "float32") for value in (2.0, 3.0, 4.0, 5.0)]
+    for saved, loaded in ((keras.layers.BatchNormalization, layers.BatchNormalization),
+                          (layers.BatchNormalization, keras.layers.BatchNormalization)):
+        source = network(saved)
+        source.get_layer("bn").set_weights(weights)
+        path = tmp_path / f"{saved.__module__}.weights.h5"
+        source.save_weights(path)
+        target = network(loaded)
+        target.load_weights(path)
+        for got, want in zip(target.get_layer("bn").get_weights(), weights):
+            np.testing.assert_array_equal(got, want)

@@ -625,7 +625,7 @@ def conv_unit(x, rank, filters, kernel_size, activation, name, batch_norm=False,
     maxout = _activation_key(activation) == "maxout"
     x = conv(rank, filters * (MAXOUT_PIECES if maxout else 1), kernel_size, name=name, **conv_kwargs)(x)
     if batch_norm:
-        x = biocnn_layers.FusedBatchNormalization(name=f"{name}_bn")(x)
+        x = biocnn_layers.BatchNormalization(name=f"{name}_bn")(x)
     if maxout:
         return ChannelMaxout(MAXOUT_PIECES, name=f"{name}_act")(x)
     return _activation_layer(activation, f"{name}_act")(x)

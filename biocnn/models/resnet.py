@@ -22,7 +22,7 @@ pooling, so 28-64 px inputs keep 4x4 to 8x8 maps in conv5_x (28 -> 28 -> 14 -> 7
 
 import keras
 
-from biocnn.layers import FusedBatchNormalization
+from biocnn.layers import BatchNormalization
 from biocnn.models import blocks
 from biocnn.models.registry import options_of, register
 
@@ -48,7 +48,7 @@ def _conv_bn(x, rank, filters, kernel_size, strides, name, activation=None):
         rank, filters, kernel_size, strides=strides, padding="same", use_bias=False,
         name=f"{name}_conv",
     )(x)
-    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if activation is not None:
         x = blocks.activation(activation, f"{name}_act")(x)
     return x

@@ -11,7 +11,7 @@ the authors' code. Convolutions have no bias. WRN-28-10 on 32x32x3 with 10 class
 
 import keras
 
-from biocnn.layers import FusedBatchNormalization
+from biocnn.layers import BatchNormalization
 from biocnn.models import blocks
 from biocnn.models.registry import register
 from biocnn.models.resnet import BN_EPSILON
@@ -23,7 +23,7 @@ STEM_FILTERS = 16
 
 
 def _bn_act(x, activation, name, suffix):
-    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn{suffix}")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn{suffix}")(x)
     return blocks.activation(activation, f"{name}_act{suffix}")(x)
 
 
@@ -127,7 +127,7 @@ def wide_resnet(
                 x, rank, filters, stride if b == 1 else 1, activation, dropout,
                 f"{name}_conv{group}_block{b}",
             )
-    x = FusedBatchNormalization(epsilon=BN_EPSILON, name=f"{name}_final_bn")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_final_bn")(x)
     x = blocks.activation(activation, f"{name}_final_act")(x)
     x = blocks.global_pool(rank, pooling, name=f"{name}_pool")(x)
     x = blocks.output_head(x, num_classes, head, name)

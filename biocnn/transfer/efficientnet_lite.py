@@ -30,7 +30,7 @@ import string
 import keras
 from keras import layers
 
-from biocnn.layers import FusedBatchNormalization
+from biocnn.layers import BatchNormalization
 from biocnn.models import blocks as zoo
 
 __all__ = ["LITE_VARIANTS", "STAGES", "LiteVariant", "efficientnet_lite", "lite_variant", "round_filters", "round_repeats"]
@@ -117,7 +117,7 @@ def _conv_bn(x, filters, kernel, strides, name, act=True, depthwise=False):
         x = layers.DepthwiseConv2D(kernel, strides, padding="same", use_bias=False, name=name)(x)
     else:
         x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = FusedBatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     if act:
         x = layers.ReLU(6.0, name=f"{name}_act")(x)
     return x
