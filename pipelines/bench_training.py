@@ -17,7 +17,8 @@ layer shapes (1 MAC = 2 FLOPs); training = 3x forward (forward, input gradient, 
 gradient); normalisation, activations, pooling, loss and optimizer are not counted.
 
 Optional frameworks: ``biocnn_jit`` (jit_compile=True), ``biocnn_spe1`` (one step per call into
-TensorFlow, fit's behaviour before it ran up to ``training.MAX_STEPS_PER_EXECUTION``),
+TensorFlow, fit's behaviour before it ran up to ``training.MAX_STEPS_PER_EXECUTION``), ``biocnn_spe64``
+(up to 64 steps per call instead),
 ``keras_jax`` and ``keras_torch`` (the same biocnn model trained by Keras on the JAX or PyTorch
 backend: compile with MomentumSGD + biocnn loss, ``model.fit`` on arrays). For keras_jax, JAX
 must be importable (``--jax-path`` adds a folder with it to that worker's PYTHONPATH only).
@@ -51,8 +52,11 @@ FAMILIES = {
     "resnet18_3d_32vox": ("resnet18", (32, 32, 32, 1), 2, 8, 2, {"width_multiplier": 0.25}),
     "resnet18_3d_64vox": ("resnet18", (64, 64, 64, 1), 2, 4, 2, {"width_multiplier": 0.125}),
 }
-FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe1", "keras_jax", "keras_torch")
-BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe1": {"steps_per_execution": 1}}
+FRAMEWORKS = ("biocnn", "torch", "biocnn_jit", "biocnn_spe1", "biocnn_spe64", "keras_jax", "keras_torch")
+BIOCNN_COMPILE = {"biocnn": {}, "biocnn_jit": {"jit_compile": True}, "biocnn_spe1": {"steps_per_execution": 1},
+                  "biocnn_spe64": {}}
+#: biocnn variants with another ``training.MAX_STEPS_PER_EXECUTION`` (up to that many steps per call)
+BIOCNN_MAX_STEPS = {"biocnn_spe64": 64}
 KERAS_BACKEND = {"keras_jax": "jax", "keras_torch": "torch"}
 REFERENCE = "torch"
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -295,11 +299,13 @@ def _keras_ready(model, threads, compile_options=None):
     })
 
 
-def worker_biocnn(spec, chunks, threads, compile_options):
+def worker_biocnn(spec, chunks, threads, compile_options, max_steps=None):
     import biocnn
     from biocnn import training
 
     imported = rss_mb()
+    if max_steps:
+        training.MAX_STEPS_PER_EXECUTION = max_steps
     model_name, shape, classes, batch, steps, options = spec
     training.set_seed(0)
     model = biocnn.models.create(model_name, tuple(shape), classes, **options)
@@ -395,7 +401,7 @@ def run_worker(request):
         spec = tiny(spec)
     framework, chunks, threads = request["framework"], request["chunks"], request["threads"]
     if framework in BIOCNN_COMPILE:
-        imported = worker_biocnn(spec, chunks, threads, BIOCNN_COMPILE[framework])
+        imported = worker_biocnn(spec, chunks, threads, BIOCNN_COMPILE[framework], BIOCNN_MAX_STEPS.get(framework))
     elif framework in KERAS_BACKEND:
         imported = worker_keras(spec, chunks, threads)
     else:
