@@ -93,3 +93,55 @@ def test_config_and_keras_file_round_trip(tmp_path):
     assert isinstance(loaded.get_layer("drop"), StochasticDepth) and loaded.get_layer("drop").rate == 0.25
     x = _x(3, (6, 3))
     np.testing.assert_array_equal(_numpy(loaded(x)), _numpy(model(x)))
+
+
+# EfficientNet-Lite0's 16 blocks (0-based index: block); the residual ones are those with stride
+# 1 and unchanged filters: 2b, 3b, 4b, 4c, 5b, 5c, 6b, 6c, 6d (1a: 32 -> 16, 5a: 80 -> 112, 7a:
+# 192 -> 320, the rest stride 2). The reference's rate of block i: 0.2 * i / 16.
+LITE0_RESIDUAL = {"block2b": 2, "block3b": 4, "block4b": 6, "block4c": 7, "block5b": 9, "block5c": 10,
+                  "block6b": 12, "block6c": 13, "block6d": 14}
+
+
+def _drops(model):
+    return {layer.name: layer.rate for layer in model.layers if isinstance(layer, StochasticDepth)}
+
+
+def test_lite0_has_the_reference_per_block_rates():
+    from biocnn.transfer.efficientnet_lite import efficientnet_lite
+
+    model = efficientnet_lite("efficientnet_lite0", (32, 32, 3))
+    expected = {f"efficientnet_lite0_{block}_drop": 0.2 * i / 16 for block, i in LITE0_RESIDUAL.items()}
+    assert _drops(model) == pytest.approx(expected, abs=1e-12)
+    assert [round(r, 4) for r in expected.values()] == [0.025, 0.05, 0.075, 0.0875, 0.1125, 0.125, 0.15,
+                                                         0.1625, 0.175]
+    for name in expected:  # each one right before its block's addition
+        add = model.get_layer(name.replace("_drop", "_add"))
+        assert model.get_layer(name).output is add.input[1]
+    off = efficientnet_lite("efficientnet_lite0", (32, 32, 3), drop_connect_rate=0)
+    assert _drops(off) == {}
+    assert [l.name for l in off.layers] == [l.name for l in model.layers if l.name not in expected]
+    with pytest.raises(ValueError, match=r"drop_connect_rate must be a rate in \[0, 1\).*got 1\.0"):
+        efficientnet_lite("efficientnet_lite0", (32, 32, 3), drop_connect_rate=1.0)
+
+
+def test_lite_backbone_passes_drop_connect_rate_and_inflates_with_it():
+    import tensorflow as tf
+
+    from biocnn.transfer import backbone
+    from biocnn.transfer.inflate import inflate
+
+    model = backbone("efficientnet_lite0", weights=None, input_shape=(32, 32, 1), drop_connect_rate=0.4)
+    rates = _drops(model)
+    assert len(rates) == 9 and max(rates.values()) == pytest.approx(0.4 * 14 / 16)
+    volume = inflate(model, depth=1)
+    assert _drops(volume) == rates  # passed through unchanged: the layer is rank-generic
+    x = np.random.default_rng(0).uniform(0, 1, size=(2, 1, 32, 32, 1)).astype("float32")
+    np.testing.assert_array_equal(_numpy(volume(x)), _numpy(volume(x)))  # inference is deterministic
+    before = [w.numpy().copy() for w in volume.trainable_weights]
+    with tf.GradientTape() as tape:  # one training step (eager: the grouped 3D convolutions compile slowly)
+        loss = keras.ops.mean(keras.ops.square(volume(x, training=True)))
+    grads = tape.gradient(loss, volume.trainable_weights)
+    assert all(g is not None for g in grads)
+    keras.optimizers.SGD(0.1).apply(grads, volume.trainable_weights)
+    assert np.isfinite(float(loss))
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, volume.trainable_weights))
