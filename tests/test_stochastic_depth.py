@@ -127,23 +127,27 @@ def test_lite0_has_the_reference_per_block_rates():
 def test_lite_backbone_passes_drop_connect_rate_and_inflates_with_it():
     import tensorflow as tf
 
-    from biocnn.transfer import backbone
-    from biocnn.transfer.inflate import inflate
+    from biocnn.commands import transfer as command
 
-    model = backbone("efficientnet_lite0", weights=None, input_shape=(32, 32, 1), drop_connect_rate=0.4)
-    rates = _drops(model)
+    # the transfer command's path for volumes: --drop-connect-rate -> backbone -> new head -> inflate
+    args = command.parse_args(["--npz", "unused.npz", "--backbone", "efficientnet_lite0", "--weights", "none",
+                               "--drop-connect-rate", "0.4", "--inflate-depth", "1", "--out", "unused"])
+    volume = command.build_model(args, (1, 32, 32, 1), 2)
+    rates = _drops(volume)  # passed through inflate unchanged: the layer is rank-generic
     assert len(rates) == 9 and max(rates.values()) == pytest.approx(0.4 * 14 / 16)
-    volume = inflate(model, depth=1)
-    assert _drops(volume) == rates  # passed through unchanged: the layer is rank-generic
+    assert volume.input_shape == (None, 1, 32, 32, 1)
     x = np.random.default_rng(0).uniform(0, 1, size=(2, 1, 32, 32, 1)).astype("float32")
     before = [w.numpy().copy() for w in volume.trainable_weights]
     with tf.GradientTape() as tape:  # one training step (eager: the grouped 3D convolutions compile slowly)
-        loss = keras.ops.mean(keras.ops.square(volume(x, training=True)))
+        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(np.array([0, 1]), volume(x, training=True)))
     grads = tape.gradient(loss, volume.trainable_weights)
     assert all(g is not None for g in grads)
     keras.optimizers.SGD(0.1).apply(grads, volume.trainable_weights)
     assert np.isfinite(float(loss))
     assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, volume.trainable_weights))
+    args.backbone = "MobileNetV2"
+    with pytest.raises(ValueError, match=r"^--drop-connect-rate applies to the EfficientNet-Lite backbones"):
+        command.build_model(args, (32, 32, 1), 2)
 
 
 def test_resnet18_rates_increase_linearly_and_the_default_is_unchanged():
