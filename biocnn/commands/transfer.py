@@ -52,6 +52,9 @@ def build_parser():
                        help="imagenet (downloaded by Keras), a local weights file, or none (random weights, trained "
                             "end to end in one phase, batch norm included) (default %(default)s)")
     model.add_argument("--alpha", type=float, help="width of MobileNetV2/V3 (keras.applications alpha)")
+    model.add_argument("--drop-connect-rate", type=float,
+                       help="EfficientNet-Lite only: stochastic depth in training, the rate of the last block "
+                            "(default: the reference's 0.2; 0 for none)")
     model.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
                        help="resize inside the model (default: up to the family's minimum, 32)")
     model.add_argument("--input-scale", type=float, default=255.0,
@@ -97,6 +100,11 @@ def build_model(args, sample_shape, num_classes):
 
     volumes = len(sample_shape) == 4
     options = {} if args.alpha is None else {"alpha": args.alpha}
+    if getattr(args, "drop_connect_rate", None) is not None:
+        if not transfer.family(args.backbone).constructor.startswith("EfficientNetLite"):
+            raise ValueError(f"--drop-connect-rate applies to the EfficientNet-Lite backbones (efficientnet_lite0/1/2), "
+                             f"not to --backbone {args.backbone}; drop the option or use efficientnet_lite0.")
+        options["drop_connect_rate"] = args.drop_connect_rate
     features = transfer.backbone(args.backbone, weights=weights_argument(args.weights), input_shape=sample_shape[-3:],
                                  resize=args.resize, input_scale=args.input_scale, **options)
     if args.bn_momentum is not None:

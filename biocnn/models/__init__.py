@@ -31,7 +31,7 @@ Shared options: ``activation`` (``"relu"`` default, ``"leaky_relu"``, ``"tanh"``
 
 from biocnn.models.registry import available, create, options, options_of, parse_spec, register
 from biocnn.models.naming import last_conv_layer_name
-from biocnn.models.zoo_layers import ChannelMaxout, LocalResponseNormalization
+from biocnn.models.zoo_layers import ChannelMaxout, LocalResponseNormalization, StochasticDepth
 from biocnn.models.lenet import lenet5  # (each module registers its networks)
 from biocnn.models.mlp import mlp
 from biocnn.models.alexnet import alexnet
@@ -42,7 +42,7 @@ from biocnn.models.sequence import basset, deepbind, kim_cnn, seqnet
 
 __all__ = [
     "available", "create", "register", "options", "options_of", "parse_spec", "last_conv_layer_name",
-    "ChannelMaxout", "LocalResponseNormalization",
+    "ChannelMaxout", "LocalResponseNormalization", "StochasticDepth",
     "lenet5", "mlp", "alexnet",
     "vgg", "vgg11", "vgg13", "vgg16", "vgg19",
     "resnet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",

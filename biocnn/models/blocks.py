@@ -10,7 +10,7 @@ import numbers
 from keras import layers
 
 from biocnn import layers as biocnn_layers
-from biocnn.models.zoo_layers import ChannelMaxout
+from biocnn.models.zoo_layers import ChannelMaxout, StochasticDepth
 from biocnn.utils import did_you_mean
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "conv_unit",
     "dense_unit",
     "output_head",
+    "stochastic_depth_rates",
 ]
 
 RANKS = (1, 2, 3)
@@ -536,7 +537,8 @@ RESIDUAL_NO_MAXOUT = (
 
 
 def check_model_options(input_shape, num_classes, *, activation, dropout, width_multiplier, pooling, head, where,
-                        pools=GLOBAL_POOL, residual=False, ranks=RANKS, output_activation=FROM_HEAD):
+                        pools=GLOBAL_POOL, residual=False, ranks=RANKS, output_activation=FROM_HEAD,
+                        stochastic_depth=0.0):
     """Check the options every network of the zoo shares, and return them.
 
     Args:
@@ -547,14 +549,16 @@ def check_model_options(input_shape, num_classes, *, activation, dropout, width_
         residual: refuse ``activation="maxout"`` (:data:`RESIDUAL_NO_MAXOUT`).
         ranks: the ranks the network supports.
         output_activation: the older spelling of ``head`` (see :func:`resolve_head`).
+        stochastic_depth: a residual network's option, checked here to be a rate in [0, 1)
+            (see :func:`stochastic_depth_rates`); not returned: the network passes it on.
 
     Returns:
         ``(rank, num_classes, activation, dropout, width_multiplier, head)``, each as checked.
 
     Raises:
         ValueError: an unsupported ``input_shape``, bad ``num_classes``, an unknown (or, for
-            residual networks, maxout) activation, a bad ``dropout`` or ``width_multiplier``, an
-            unknown ``pooling`` or ``head``.
+            residual networks, maxout) activation, a bad ``dropout``, ``width_multiplier`` or
+            ``stochastic_depth``, an unknown ``pooling`` or ``head``.
 
     Example:
         >>> check_model_options((32, 32, 3), 10, activation="relu", dropout=0, width_multiplier=1,
@@ -566,16 +570,40 @@ def check_model_options(input_shape, num_classes, *, activation, dropout, width_
     activation = check_activation(activation, where=where, maxout=not residual,
                                   why_not_maxout=RESIDUAL_NO_MAXOUT if residual else "")
     dropout = check_rate(dropout, where=where)
+    check_rate(stochastic_depth, "stochastic_depth", where=where)
     width = check_width(width_multiplier, where=where)
     look_up("pooling", pooling, pools, where=where)
     head = resolve_head(head, output_activation, where=where)
     return rank, num_classes, activation, dropout, width, head
 
 
-def residual(x, y, stride, project, name):
+def stochastic_depth_rates(rate, count):
+    """Huang et al.'s (2016) linear rule: block ``l`` of ``L`` drops its branch with ``l / L * rate``.
+
+    The first block drops least, the last one with ``rate`` itself (the paper's ``1 - p_L``).
+
+    Args:
+        rate: float in [0, 1), the last block's rate (0: no stochastic depth).
+        count: int, the number of residual blocks ``L``.
+
+    Returns:
+        list of ``count`` floats.
+
+    Example:
+        >>> print(stochastic_depth_rates(0.5, 4))
+        [0.125, 0.25, 0.375, 0.5]
+    """
+    return [rate * level / count for level in range(1, count + 1)]
+
+
+def residual(x, y, stride, project, name, drop_rate=0.0, drop_name=None):
     """``y`` plus the shortcut of the block input ``x``: ``x`` itself where the block keeps the
     shape (identity), else ``project()``, a strided 1x1 convolution of the block's choosing
     (projection; ResNet's of ``x``, the wide ResNet's of ``x`` pre-activated).
+
+    With ``drop_rate`` > 0 the branch ``y`` first goes through a
+    :class:`~biocnn.models.zoo_layers.StochasticDepth` layer (training only): each sample's
+    branch is dropped with that rate, and the block is then its shortcut alone.
 
     Args:
         x: the block's input.
@@ -583,6 +611,8 @@ def residual(x, y, stride, project, name):
         stride: the block's stride.
         project: ``() -> tensor``, the projection shortcut, called only where the shape changes.
         name: the name of the ``Add`` layer.
+        drop_rate: float in [0, 1), the block's stochastic depth (0: no layer).
+        drop_name: the name of the StochasticDepth layer (default ``f"{name}_drop"``).
 
     Returns:
         The sum.
@@ -594,6 +624,8 @@ def residual(x, y, stride, project, name):
         (None, 4, 4, 8)
     """
     shortcut = project() if stride != 1 or x.shape[-1] != y.shape[-1] else x
+    if drop_rate:
+        y = StochasticDepth(drop_rate, name=drop_name or f"{name}_drop")(y)
     return layers.Add(name=name)([shortcut, y])
 
 

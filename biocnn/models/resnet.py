@@ -16,6 +16,10 @@ B of the paper) where the shape changes. ``plain=True`` drops every shortcut (an
 projection): the same stack of convolutions without the additions, the "plain" network of the
 paper's Figure 4 that trains worse as it gets deeper.
 
+``stochastic_depth=p`` (Huang et al., 2016) drops, in training, each sample's residual branch
+of block ``l`` of ``L`` with rate ``l / L * p`` (a ``_drop`` layer before the addition); 0, the
+default, builds the network without it.
+
 ``stem="small"`` (chosen automatically up to 64 px) is a 3x3 stride-1 convolution without
 pooling, so 28-64 px inputs keep 4x4 to 8x8 maps in conv5_x (28 -> 28 -> 14 -> 7 -> 4).
 """
@@ -54,7 +58,7 @@ def _conv_bn(x, rank, filters, kernel_size, strides, name, activation=None):
     return x
 
 
-def _block(x, rank, kind, filters, stride, activation, plain, name):
+def _block(x, rank, kind, filters, stride, activation, plain, drop_rate, name):
     """A basic or bottleneck block; its output layer is ``name_out``."""
     out_channels = filters * EXPANSION[kind]
     if kind == "basic":
@@ -66,7 +70,7 @@ def _block(x, rank, kind, filters, stride, activation, plain, name):
         y = _conv_bn(y, rank, out_channels, 1, 1, f"{name}_3")
     if not plain:
         y = blocks.residual(x, y, stride, lambda: _conv_bn(x, rank, out_channels, 1, stride, f"{name}_0"),
-                            f"{name}_add")
+                            f"{name}_add", drop_rate=drop_rate, drop_name=f"{name}_drop")
     return blocks.activation(activation, f"{name}_out")(y)
 
 
@@ -81,6 +85,7 @@ def resnet(
     pooling="avg",
     stem="auto",
     head="softmax",
+    stochastic_depth=0.0,
     name="resnet",
 ):
     """The ResNet builder; :func:`resnet18` ... :func:`resnet152` call it.
@@ -89,7 +94,8 @@ def resnet(
     ``_conv1_conv``, ``_conv1_bn``, ``_conv1_act`` and ``_pool1`` (imagenet stem only); for
     stage ``s`` in 2..5 and block ``b`` from 1: ``_conv{s}_block{b}_{i}_conv/_bn/_act`` for
     the block's convolutions ``i`` = 1, 2 (, 3), the projection ``_conv{s}_block{b}_0_conv/_bn``
-    where the shape changes, ``_conv{s}_block{b}_add`` and the block's output
+    where the shape changes, ``_conv{s}_block{b}_drop`` (with ``stochastic_depth``),
+    ``_conv{s}_block{b}_add`` and the block's output
     ``_conv{s}_block{b}_out`` (without ``_0_*`` and ``_add`` when ``plain``); then ``_pool``
     (global), ``_dropout`` (when ``dropout`` > 0), ``_logits`` and ``_probs``. The last
     convolutional feature map is ``_conv5_block{n}_out`` (n = 2, 3, 3, 3, 3 blocks for depth
@@ -109,6 +115,8 @@ def resnet(
         stem: ``"auto"`` (default: ``"small"`` up to 64 px, else ``"imagenet"``),
             ``"imagenet"`` (7x7 stride 2 + 3x3 stride-2 max pool) or ``"small"`` (3x3 stride 1).
         head: ``"softmax"`` (default), ``"sigmoid"``, ``"regression"`` or ``"logits"``/None.
+        stochastic_depth: float in [0, 1), the last block's stochastic-depth rate (block
+            ``l`` of ``L``: ``l / L * stochastic_depth``, training only). Default 0 (none).
         name: str, the model name and the prefix of every layer name.
 
     Returns:
@@ -117,7 +125,8 @@ def resnet(
     Raises:
         ValueError: for an unknown ``depth`` (listing the valid ones), an unsupported
             ``input_shape``, bad ``num_classes``, an unknown or inapplicable ``activation``,
-            an unknown ``pooling``/``stem``/``head``, or a bad ``dropout``/``width_multiplier``.
+            an unknown ``pooling``/``stem``/``head``, a bad ``dropout``/``width_multiplier``/
+            ``stochastic_depth``, or ``stochastic_depth`` with ``plain`` (no branch to drop).
 
     Example:
         >>> model = resnet((32, 32, 3), 10, depth=18, width_multiplier=0.25)
@@ -127,9 +136,13 @@ def resnet(
     blocks.look_up("depth", depth, DEPTHS, where=name)
     rank, num_classes, activation, dropout, width, head = blocks.check_model_options(
         input_shape, num_classes, activation=activation, dropout=dropout, width_multiplier=width_multiplier,
-        pooling=pooling, head=head, where=name, residual=True)
+        pooling=pooling, head=head, where=name, residual=True, stochastic_depth=stochastic_depth)
+    if plain and stochastic_depth:
+        raise ValueError(f"{name}: stochastic_depth={stochastic_depth!r} drops residual branches, and plain=True "
+                         "has none; use stochastic_depth=0 or plain=False.")
     stem = blocks.resolve_stem(stem, input_shape, where=name)
     kind, counts = DEPTHS[depth]
+    drop_rates = iter(blocks.stochastic_depth_rates(float(stochastic_depth), sum(counts)))
 
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     if stem == "imagenet":
@@ -141,7 +154,7 @@ def resnet(
         for b in range(1, count + 1):
             stride = 2 if (b == 1 and stage > 2) else 1
             x = _block(
-                x, rank, kind, blocks.scaled(filters, width), stride, activation, plain,
+                x, rank, kind, blocks.scaled(filters, width), stride, activation, plain, next(drop_rates),
                 f"{name}_conv{stage}_block{b}",
             )
     x = blocks.global_pool(rank, pooling, name=f"{name}_pool")(x)

@@ -1,13 +1,16 @@
-"""Two layers the network zoo needs that Keras does not have, for every rank.
+"""Three layers the network zoo needs that Keras does not have, for every rank.
 
 * :class:`LocalResponseNormalization`: AlexNet's brightness normalisation across channels
   (Krizhevsky et al., 2012, section 3.3).
 * :class:`ChannelMaxout`: the maximum over groups of ``pieces`` consecutive channels, which
   turns a convolution (or Dense layer) with ``filters * pieces`` outputs into a maxout unit
   (Goodfellow et al., 2013) with ``filters`` outputs.
+* :class:`StochasticDepth`: drops a residual branch for whole samples while training (Huang et
+  al., 2016; EfficientNet's ``drop_connect``), used by ResNet, the wide ResNet and
+  EfficientNet-Lite.
 
-Both act on the last (channel) axis only, so they work on ``(batch, features)`` vectors and on
-channels-last sequences, images and volumes alike. They are registered under the package
+The first two act on the last (channel) axis only, the third on the batch axis only, so they
+work on ``(batch, features)`` vectors and on channels-last sequences, images and volumes alike. They are registered under the package
 ``biocnn`` (as ``biocnn.layers`` is), so models using them round-trip through ``.keras`` files,
 and moving them to :mod:`biocnn.layers` later would not change their registered names.
 """
@@ -17,7 +20,7 @@ import numbers
 import keras
 from keras import ops
 
-__all__ = ["ChannelMaxout", "LocalResponseNormalization"]
+__all__ = ["ChannelMaxout", "LocalResponseNormalization", "StochasticDepth"]
 
 
 def _positive(owner, argument, value, kind=numbers.Real, strict=True):
@@ -145,4 +148,69 @@ class ChannelMaxout(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"pieces": self.pieces})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="biocnn")
+class StochasticDepth(keras.layers.Layer):
+    """Stochastic depth on a residual branch: keep each sample's branch or zero it (training only).
+
+    Put on the residual branch before the addition: ``x + StochasticDepth(rate)(f(x))``. In
+    training, with ``survival = 1 - rate``, each sample draws ``keep = floor(survival + u)``,
+    ``u ~ U[0, 1)`` (1 with probability ``survival``), once for all its other axes, and the
+    output is ``inputs / survival * keep``, so its expectation is ``inputs``. This is the
+    reference EfficientNet's ``drop_connect`` and the "stochastic depth" of Huang et al. (2016)
+    with inverted scaling (the kept branches are scaled up in training, nothing at inference).
+
+    The layer is the identity at inference (``training`` false), when ``rate == 0``, and when the
+    layer is not trainable: a frozen backbone (``model.trainable = False``) keeps every branch,
+    as Keras 3's BatchNormalization stops updating its statistics there. It has no weights; its
+    random state is a ``keras.random.SeedGenerator`` (seeded by ``seed``, else from Keras's
+    global seed, which ``biocnn.training.set_seed`` sets), so runs repeat.
+
+    Args:
+        rate: float in [0, 1), the probability of dropping a sample's branch.
+        seed: int or None, seeds the layer's ``keras.random.SeedGenerator``.
+        **kwargs: base layer arguments such as ``name``.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Raises:
+        ValueError: if ``rate`` is not a number in [0, 1) or ``seed`` not an int or None.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = StochasticDepth(0.5, seed=1)
+        >>> y = np.asarray(layer(np.ones((4, 3, 2), dtype="float32"), training=True))
+        >>> print(y.shape, set(np.unique(y).tolist()) <= {0.0, 2.0})
+        (4, 3, 2) True
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+            raise ValueError(f"StochasticDepth: rate must be a number in [0, 1) (the probability of dropping a "
+                             f"sample's residual branch; 0 for none), got {rate!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"StochasticDepth: seed must be an int or None, got {seed!r}.")
+        self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        if not training or not self.trainable or self.rate == 0:
+            return inputs
+        survival = 1.0 - self.rate
+        shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        noise = keras.random.uniform(shape, dtype=inputs.dtype, seed=self.seed_generator)
+        return inputs / survival * ops.floor(survival + noise)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed})
         return config

@@ -32,7 +32,7 @@ import keras
 
 from biocnn.transfer.channels import adapt_input_channels, clone_with_weights
 from biocnn.rundir import atomic_path
-from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite
+from biocnn.transfer.efficientnet_lite import DROP_CONNECT_RATE, LITE_VARIANTS, efficientnet_lite
 from biocnn.transfer.imagenet import PACKAGES, WeightsUnavailableError, load_imagenet
 from biocnn.transfer.torch_weights import import_torch_weights
 from biocnn.data.preprocess import SpatialResize
@@ -92,10 +92,12 @@ def _mobilenet_v3(size):
 
 
 def _lite(key):
-    def build(weights, input_shape, pooling, **kwargs):
+    def build(weights, input_shape, pooling, drop_connect_rate=DROP_CONNECT_RATE, **kwargs):
         if kwargs:
-            raise ValueError(f"backbone '{key}': takes no options, got {', '.join(kwargs)}.")
-        model = efficientnet_lite(key, input_shape, include_top=False, pooling=pooling)
+            raise ValueError(f"backbone '{key}': takes only the option drop_connect_rate (stochastic depth, "
+                             f"default {DROP_CONNECT_RATE}), got {', '.join(kwargs)}.")
+        model = efficientnet_lite(key, input_shape, include_top=False, pooling=pooling,
+                                  drop_connect_rate=drop_connect_rate)
         if weights == "imagenet":
             load_imagenet(model, key)
         elif weights is not None and os.fspath(weights).endswith((".pth", ".pt")):
@@ -252,7 +254,9 @@ def backbone(name, weights="imagenet", input_shape=(224, 224, 3), pooling="avg",
             intensities, 255 for images already in [0, 1] (as biocnn's readers return them).
         model_name: the model's name and the prefix of biocnn's layers (default: ``name``
             lower-cased, e.g. ``"resnet50"``).
-        **application_kwargs: passed to the keras.applications constructor (e.g. ``alpha``).
+        **application_kwargs: passed to the keras.applications constructor (e.g. ``alpha``);
+            EfficientNet-Lite takes ``drop_connect_rate`` (stochastic depth in training, default
+            0.2 as the reference; 0 for none).
 
     Returns:
         keras.Model: raw images ``(N, H, W, C)`` -> features ``(N, F)`` (or a feature map).

@@ -12,14 +12,20 @@ published ImageNet weights (see :mod:`biocnn.transfer.imagenet`) give the publis
 * filters rounded to multiples of 8 (``round_filters``), repeats rounded up (``round_repeats``);
 * global average pooling, dropout, a 1000-way Dense layer.
 
-Stochastic depth (``survival_prob`` 0.8 in the reference, training only) is left out: at
-inference the network is the same. Inputs are expected as ``(x - 127) / 128`` of 0..255 RGB
-(``ImageNetPreprocessing("lite")``); :func:`efficientnet_lite` itself takes the network's input.
+* stochastic depth on the residual blocks (the reference's ``drop_connect``, ``survival_prob``
+  0.8, i.e. ``drop_connect_rate`` 0.2): block ``i`` of all ``n`` blocks (0-based, repeats
+  counted) drops its branch with rate ``drop_connect_rate * i / n`` in training, before the
+  addition, a :class:`~biocnn.models.zoo_layers.StochasticDepth` layer; at inference, and in a
+  frozen backbone, it is the identity, so the outputs do not depend on it.
+
+Inputs are expected as ``(x - 127) / 128`` of 0..255 RGB (``ImageNetPreprocessing("lite")``);
+:func:`efficientnet_lite` itself takes the network's input.
 
 Layer names, with ``name`` as prefix: ``_stem_conv/_stem_bn/_stem_act``; for stage ``s`` (1..7)
 and block letter ``l`` (a, b, ...): ``_block{s}{l}_expand_conv/_expand_bn/_expand_act`` (not in
 stage 1, whose expansion ratio is 1), ``_block{s}{l}_dwconv/_dwconv_bn/_dwconv_act``,
-``_block{s}{l}_project_conv/_project_bn``, ``_block{s}{l}_add`` (when residual);
+``_block{s}{l}_project_conv/_project_bn``, ``_block{s}{l}_drop`` (stochastic depth) and
+``_block{s}{l}_add`` (when residual; no ``_drop`` with rate 0);
 ``_top_conv/_top_bn/_top_act``; then ``_pool``, ``_dropout``, ``_logits``, ``_probs`` (with the top).
 """
 
@@ -32,8 +38,9 @@ from keras import layers
 
 from biocnn.layers import BatchNormalization
 from biocnn.models import blocks as zoo
+from biocnn.models.zoo_layers import StochasticDepth
 
-__all__ = ["LITE_VARIANTS", "STAGES", "LiteVariant", "efficientnet_lite", "lite_variant", "round_filters", "round_repeats"]
+__all__ = ["DROP_CONNECT_RATE", "LITE_VARIANTS", "STAGES", "LiteVariant", "efficientnet_lite", "lite_variant", "round_filters", "round_repeats"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +75,8 @@ STEM_FILTERS = 32
 TOP_FILTERS = 1280
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
+#: The reference's ``survival_prob`` 0.8 (``efficientnet_lite_builder.efficientnet_lite``) as a drop rate.
+DROP_CONNECT_RATE = 0.2
 _DIVISOR = 8
 
 
@@ -123,7 +132,7 @@ def _conv_bn(x, filters, kernel, strides, name, act=True, depthwise=False):
     return x
 
 
-def _mbconv(x, kernel, stride, expansion, filters_out, name):
+def _mbconv(x, kernel, stride, expansion, filters_out, drop_rate, name):
     """One mobile inverted bottleneck without squeeze-and-excitation."""
     filters_in = x.shape[-1]
     y = x
@@ -132,12 +141,14 @@ def _mbconv(x, kernel, stride, expansion, filters_out, name):
     y = _conv_bn(y, None, kernel, stride, f"{name}_dwconv", depthwise=True)
     y = _conv_bn(y, filters_out, 1, 1, f"{name}_project", act=False)
     if stride == 1 and filters_in == filters_out:
+        if drop_rate:
+            y = StochasticDepth(drop_rate, name=f"{name}_drop")(y)
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
 
 
 def efficientnet_lite(variant="efficientnet_lite0", input_shape=None, include_top=False, pooling="avg",
-                      num_classes=1000, dropout=None, name=None):
+                      num_classes=1000, dropout=None, drop_connect_rate=DROP_CONNECT_RATE, name=None):
     """An EfficientNet-Lite network (random weights; see :mod:`biocnn.transfer.imagenet` for ImageNet).
 
     Args:
@@ -148,13 +159,16 @@ def efficientnet_lite(variant="efficientnet_lite0", input_shape=None, include_to
         pooling: without the top, ``"avg"``, ``"max"`` or None (the last feature map).
         num_classes: outputs of the top (1000 for ImageNet).
         dropout: dropout before the top's Dense layer (default: the variant's, 0.2 or 0.3).
+        drop_connect_rate: float in [0, 1), the stochastic depth of the last block (default
+            0.2, the reference's); block ``i`` of ``n`` gets ``drop_connect_rate * i / n``, on
+            the residual blocks only. 0 adds no stochastic depth layers. Training only.
         name: the model's name and its layers' prefix (default ``variant``).
 
     Returns:
         keras.Model: ``(N, H, W, C)`` -> features ``(N, 1280)``, a feature map, or probabilities.
 
     Raises:
-        ValueError: unknown variant or pooling, or a bad ``input_shape``.
+        ValueError: unknown variant or pooling, a bad ``input_shape`` or ``drop_connect_rate``.
 
     Example:
         >>> m = efficientnet_lite("efficientnet_lite0", (64, 64, 3))
@@ -170,16 +184,20 @@ def efficientnet_lite(variant="efficientnet_lite0", input_shape=None, include_to
         raise ValueError(f"{name}: input_shape must be (height, width, channels), got {input_shape!r}.")
     if not include_top:
         zoo.look_up("pooling", pooling, ("avg", "max", None), where=name)
+    drop_connect_rate = zoo.check_rate(drop_connect_rate, "drop_connect_rate", where=name)
     inputs = keras.Input(tuple(input_shape), name=f"{name}_input")
     x = _conv_bn(inputs, STEM_FILTERS, 3, 2, f"{name}_stem")
     last = len(STAGES) - 1
-    for index, (repeats, kernel, stride, expansion, _, filters_out) in enumerate(STAGES):
-        if index not in (0, last):  # fix_head_stem: the first and last stages keep their repeats
-            repeats = round_repeats(repeats, coefficients.depth)
+    repeats = [r if i in (0, last) else round_repeats(r, coefficients.depth)  # fix_head_stem: first, last kept
+               for i, (r, *_) in enumerate(STAGES)]
+    block, total = 0, sum(repeats)
+    for index, ((_, kernel, stride, expansion, _, filters_out), count) in enumerate(zip(STAGES, repeats)):
         filters_out = round_filters(filters_out, coefficients.width)
-        for r in range(repeats):
+        for r in range(count):
             x = _mbconv(x, kernel, stride if r == 0 else 1, expansion, filters_out,
+                        drop_connect_rate * float(block) / total,  # the reference's per-block rate
                         f"{name}_block{index + 1}{string.ascii_lowercase[r]}")
+            block += 1
     x = _conv_bn(x, TOP_FILTERS, 1, 1, f"{name}_top")
     if include_top:
         x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)

@@ -20,7 +20,7 @@ import pathlib
 
 import keras
 
-from biocnn.transfer.efficientnet_lite import LITE_VARIANTS, efficientnet_lite, lite_variant
+from biocnn.transfer.efficientnet_lite import DROP_CONNECT_RATE, LITE_VARIANTS, efficientnet_lite, lite_variant
 from biocnn.data.preprocess import SpatialResize
 from biocnn.transfer.layers import ImageNetPreprocessing
 from biocnn.transfer.torch_weights import import_torch_weights
@@ -160,7 +160,7 @@ def load_imagenet(model, variant="efficientnet_lite0"):
     return model
 
 
-def imagenet_classifier(variant="efficientnet_lite0", input_shape=(None, None, 3)):
+def imagenet_classifier(variant="efficientnet_lite0", input_shape=(None, None, 3), drop_connect_rate=DROP_CONNECT_RATE):
     """The ImageNet EfficientNet-Lite classifier on raw RGB images.
 
     ``input (H, W, 3), 0..255`` -> resize (bilinear) to the variant's resolution ->
@@ -170,6 +170,8 @@ def imagenet_classifier(variant="efficientnet_lite0", input_shape=(None, None, 3
     Args:
         variant: ``"efficientnet_lite0"``, ``"efficientnet_lite1"`` or ``"efficientnet_lite2"``.
         input_shape: the images' ``(H, W, 3)``; default any size.
+        drop_connect_rate: the network's stochastic depth when trained further (see
+            :func:`~biocnn.transfer.efficientnet_lite.efficientnet_lite`; no effect on predictions).
 
     Returns:
         keras.Model ``(N, H, W, 3)`` -> ``(N, 1000)``.
@@ -185,7 +187,7 @@ def imagenet_classifier(variant="efficientnet_lite0", input_shape=(None, None, 3
     """
     key = _variant_key(variant)
     size = LITE_VARIANTS[key].resolution
-    network = load_imagenet(efficientnet_lite(key, include_top=True), key)
+    network = load_imagenet(efficientnet_lite(key, include_top=True, drop_connect_rate=drop_connect_rate), key)
     inputs = keras.Input(tuple(input_shape), name=f"{key}_classifier_input")
     x = SpatialResize((size, size), name=f"{key}_resize")(inputs)
     x = ImageNetPreprocessing("lite", name=f"{key}_preprocessing")(x)

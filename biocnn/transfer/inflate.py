@@ -18,7 +18,8 @@ ZeroPadding2D, Cropping2D, UpSampling2D     their 3D forms, nothing added along 
 Resizing (h, w)                             :class:`~biocnn.data.preprocess.SpatialResize`: each slice
 Reshape (1, 1, C) (squeeze-and-excitation)  Reshape (1, 1, 1, C)
 anything else (BatchNormalization,          the same layer (channel ``axis`` 3 becomes -1),
-activations, Add, Concatenate, Dense, ...)  weights unchanged
+activations, Add, Concatenate, Dense,       weights unchanged
+StochasticDepth, ...)
 SeparableConv2D, Flatten                    NotImplementedError (Flatten would change the
                                             inputs of the Dense layer after it)
 ==========================================  ================================================
