@@ -119,7 +119,7 @@ def test_lite0_has_the_reference_per_block_rates():
         assert model.get_layer(name).output is add.input[1]
     off = efficientnet_lite("efficientnet_lite0", (32, 32, 3), drop_connect_rate=0)
     assert _drops(off) == {}
-    assert [l.name for l in off.layers] == [l.name for l in model.layers if l.name not in expected]
+    assert [layer.name for layer in off.layers] == [layer.name for layer in model.layers if layer.name not in expected]
     with pytest.raises(ValueError, match=r"drop_connect_rate must be a rate in \[0, 1\).*got 1\.0"):
         efficientnet_lite("efficientnet_lite0", (32, 32, 3), drop_connect_rate=1.0)
 
@@ -155,7 +155,7 @@ def test_resnet18_rates_increase_linearly_and_the_default_is_unchanged():
 
     model = create("resnet18", (16, 16, 1), 2, width_multiplier=0.125, stochastic_depth=0.2)
     blocks = [f"resnet18_conv{s}_block{b}" for s in (2, 3, 4, 5) for b in (1, 2)]
-    expected = {f"{block}_drop": 0.2 * l / 8 for l, block in enumerate(blocks, start=1)}  # Huang: l / L * p
+    expected = {f"{block}_drop": 0.2 * depth / 8 for depth, block in enumerate(blocks, start=1)}  # Huang: l / L * p
     assert _drops(model) == pytest.approx(expected, abs=1e-12)
     assert list(_drops(model)) == list(expected)  # bottom to top, the last at the full rate
     assert _drops(model)["resnet18_conv5_block2_drop"] == pytest.approx(0.2)
@@ -163,16 +163,16 @@ def test_resnet18_rates_increase_linearly_and_the_default_is_unchanged():
         assert model.get_layer(name).output is model.get_layer(name.replace("_drop", "_add")).input[1]
     default = create("resnet18", (16, 16, 1), 2, width_multiplier=0.125)
     explicit_off = create("resnet18", (16, 16, 1), 2, width_multiplier=0.125, stochastic_depth=0.0)
-    names = [(l.name, type(l).__name__) for l in default.layers]
-    assert names == [(l.name, type(l).__name__) for l in explicit_off.layers]
-    assert sorted(names) == sorted((l.name, type(l).__name__) for l in model.layers if l.name not in expected)
+    names = [(layer.name, type(layer).__name__) for layer in default.layers]
+    assert names == [(layer.name, type(layer).__name__) for layer in explicit_off.layers]
+    assert sorted(names) == sorted((layer.name, type(layer).__name__) for layer in model.layers if layer.name not in expected)
     assert default.count_params() == model.count_params()
     # one option for 1D and 3D too, and in the model's own config
     volume = create("resnet18", (8, 8, 8, 1), 2, width_multiplier=0.125, stochastic_depth=0.1)
     assert len(_drops(volume)) == 8
     config = volume.get_config()
-    assert sorted(l["config"]["rate"] for l in config["layers"] if l["class_name"] == "StochasticDepth") == \
-        pytest.approx(sorted(0.1 * l / 8 for l in range(1, 9)))
+    assert sorted(layer["config"]["rate"] for layer in config["layers"] if layer["class_name"] == "StochasticDepth") == \
+        pytest.approx(sorted(0.1 * depth / 8 for depth in range(1, 9)))
 
 
 def test_wide_resnet_rates():
@@ -181,7 +181,7 @@ def test_wide_resnet_rates():
     model = create("wide_resnet", (8, 8, 1), 2, depth=16, widen_factor=1, width_multiplier=0.25,
                    stochastic_depth=0.3)
     blocks = [f"wide_resnet_conv{g}_block{b}" for g in (2, 3, 4) for b in (1, 2)]
-    assert _drops(model) == pytest.approx({f"{b}_drop": 0.3 * l / 6 for l, b in enumerate(blocks, start=1)})
+    assert _drops(model) == pytest.approx({f"{b}_drop": 0.3 * depth / 6 for depth, b in enumerate(blocks, start=1)})
     assert _drops(create("wide_resnet", (8, 8, 1), 2, depth=10, widen_factor=1)) == {}
 
 
