@@ -84,6 +84,18 @@ def test_volumes_get_the_inflated_backbone(tmp_path):
     assert model.input_shape == (None, 6, 28, 28, 1) and model.output_shape == (None, 2)
     assert model.get_layer("Conv1").kernel.shape == (3, 3, 3, 2, 16)  # 1 channel + the ones channel, depth 3
     assert args.unfreeze == "all" and len(transfer.backbone_blocks(model)) > 10
+    assert isinstance(model.get_layer("expanded_conv_depthwise"), transfer.DepthwiseConv3D)
+    assert model.get_layer("out_relu").output.shape[1] == 6 and args.inflate_depth_stride is False  # depth kept
+
+
+def test_inflate_depth_stride_strides_the_depth_and_is_recorded(tmp_path):
+    module = pipeline()
+    args = module.parse_args(["--npz", "unused.npz", "--backbone", "MobileNetV2", "--alpha", "0.35", "--weights", "none",
+                              "--inflate-depth-stride", "--out", str(tmp_path / "r")])
+    model = module.build_model(args, (8, 28, 28, 1), 2)
+    assert model.get_layer("block_1_depthwise").strides == (2, 2, 2)
+    assert model.get_layer("out_relu").output.shape[1:4] == (1, 1, 1)  # 8 slices, strided 2 five times ('same')
+    assert vars(args)["inflate_depth_stride"] is True  # vars(args) is config.json's "arguments"
 
 
 def test_random_weights_train_end_to_end_in_one_phase(tmp_path):

