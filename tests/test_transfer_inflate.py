@@ -81,3 +81,24 @@ def test_unsupported_layers_and_options_are_named():
         transfer.inflate(net, depth=2)
     with pytest.raises(ValueError, match="unknown mode 'center'.*Did you mean 'centre'"):
         transfer.inflate(net, mode="center")
+
+
+def test_pointwise_depth_keeps_1x1_convolutions_1x1x1():
+    model = transfer.backbone("MobileNetV2", weights=None, input_shape=(28, 28, 1), alpha=0.35)
+    full, i3d = transfer.inflate(model, depth=3), transfer.inflate(model, depth=3, pointwise_depth=1)
+    depths = {layer.name: layer.kernel_size[0] for layer in i3d.layers if hasattr(layer, "kernel_size")}
+    pointwise = {layer.name for layer in model.layers
+                 if type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (1, 1)}
+    assert pointwise and all(depths[name] == 1 for name in pointwise)
+    assert all(depth == 3 for name, depth in depths.items() if name not in pointwise)  # k x k convolutions
+    kernels = sum(model.get_layer(name).kernel.numpy().size for name in pointwise)
+    assert full.count_params() - i3d.count_params() == 2 * kernels  # t = 3 -> 1 for every 1 x 1 kernel
+    np.testing.assert_array_equal(i3d.get_layer(next(iter(pointwise))).kernel.numpy()[0],
+                                  model.get_layer(next(iter(pointwise))).kernel.numpy())
+    # the I3D property holds as for a full inflation: a depth-constant volume gives the 2D answer
+    centre = transfer.inflate(model, depth=3, mode="centre", pointwise_depth=1)
+    x = np.random.default_rng(3).uniform(0, 255, (2, 28, 28, 1)).astype("float32")
+    expected = np.asarray(model(x))
+    np.testing.assert_allclose(centre(constant_depth(x, 5)), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="pointwise_depth must be an odd positive int.*got 2"):
+        transfer.inflate(model, depth=3, pointwise_depth=2)

@@ -16,7 +16,7 @@ keras.applications families downloaded by Keras, which needs the internet; a pat
 weights file; none: random, trained from scratch) for the images' size and channels (the
 backbone's preprocessing, resizing and first-convolution channel adaptation are inside the
 model); for volumes inflate it to 3D (--inflate-depth, --inflate-mode, --inflate-depth-stride,
-depthwise convolutions as biocnn.transfer.DepthwiseConv3D); add a new head; phase 1 trains
+--inflate-pointwise-depth; depthwise convolutions as biocnn.transfer.DepthwiseConv3D); add a new head; phase 1 trains
 the head for --head-epochs with the backbone frozen, phase 2 unfreezes the top --unfreeze
 blocks (batch norm frozen) for up to --epochs at --lr x --fine-tune-lr-factor; the
 validation split chooses the epochs kept; the test split is evaluated once. With --weights none
@@ -73,6 +73,9 @@ def build_parser():
     model.add_argument("--inflate-depth-stride", action="store_true",
                        help="volumes: stride and pool the depth as the height (a 28-slice volume shrinks like the "
                             "slices; faster); default: the depth keeps its size through the network")
+    model.add_argument("--inflate-pointwise-depth", type=int, metavar="T",
+                       help="volumes: depth of the 1x1 convolutions' kernels (1: 1x1x1 as in I3D, about 3x less "
+                            "arithmetic in a MobileNet/EfficientNet); default: --inflate-depth")
     cli.add_augment_argument(model, "transfer")
     tune = parser.add_argument_group("fine-tuning")
     tune.add_argument("--head-epochs", type=int, default=5, help="phase 1: epochs of the head alone (default %(default)s)")
@@ -120,7 +123,8 @@ def build_model(args, sample_shape, num_classes):
     model = transfer.classifier(features, num_classes, dropout=args.dropout)
     if volumes:
         model = transfer.inflate(model, depth=args.inflate_depth, mode=args.inflate_mode,
-                                 depth_stride=args.inflate_depth_stride, input_depth=sample_shape[0], name=model.name)
+                                 depth_stride=args.inflate_depth_stride, input_depth=sample_shape[0], name=model.name,
+                                 pointwise_depth=args.inflate_pointwise_depth)
     return model
 
 

@@ -136,7 +136,20 @@ def _kernel_3d(kernel, depth, mode):
     return inflated
 
 
-def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=None, name=None):
+def _kernel_depth(layer, depth, pointwise_depth):
+    """The depth of one layer's inflated kernel: ``pointwise_depth`` for a 1 x 1 convolution if given."""
+    pointwise = (isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.DepthwiseConv2D)
+                 and _pair(layer.kernel_size) == (1, 1))
+    return pointwise_depth if pointwise and pointwise_depth is not None else depth
+
+
+def _check_depth(argument, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or value % 2 == 0:
+        raise ValueError(f"inflate: {argument} must be an odd positive int (the kernel's centre slice must exist), "
+                         f"got {value!r}.")
+
+
+def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=None, name=None, pointwise_depth=None):
     """A 2D functional model and its weights -> the I3D-inflated 3D model.
 
     See the module docstring for the layer table.
@@ -145,13 +158,17 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
         model_2d: a flat functional keras.Model on ``(H, W, C)`` inputs, e.g. a
             :func:`biocnn.transfer.backbone`, a :func:`biocnn.transfer.classifier`,
             ``keras.applications.ResNet50(weights=...)`` or a 2D biocnn zoo model.
-        depth: odd int >= 1, the depth ``t`` of every inflated kernel (1 x 1 kernels stay 1 in
-            depth only if ``depth`` is 1; every convolution gets ``t``).
+        depth: odd int >= 1, the depth ``t`` of every inflated kernel (1 x 1 kernels too, unless
+            ``pointwise_depth`` says otherwise).
         mode: ``"repeat"`` (I3D: tile the 2D kernel over t and divide by t) or ``"centre"``
             (the 2D kernel at the centre depth, zeros elsewhere).
         depth_stride: stride (and pool) the depth like the height; default: depth unstrided.
         input_depth: the volumes' depth D, or None for any.
         name: the 3D model's name (default ``{model_2d.name}_3d``).
+        pointwise_depth: odd int >= 1, the depth of the 1 x 1 convolutions' kernels (I3D keeps
+            them 1 x 1 x 1: ``pointwise_depth=1``; in a MobileNet or EfficientNet they hold most
+            of the arithmetic, so this cuts its cost about threefold at ``depth=3``); default:
+            ``depth``, like every other convolution.
 
     Returns:
         keras.Model on ``(D, H, W, C)`` volumes.
@@ -168,8 +185,9 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
     """
     if mode not in INFLATE_MODES:
         raise ValueError(f"inflate: unknown mode {mode!r}.{did_you_mean(mode, INFLATE_MODES)} Valid: {', '.join(INFLATE_MODES)}.")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1 or depth % 2 == 0:
-        raise ValueError(f"inflate: depth must be an odd positive int (the kernel's centre slice must exist), got {depth!r}.")
+    _check_depth("depth", depth)
+    if pointwise_depth is not None:
+        _check_depth("pointwise_depth", pointwise_depth)
     model_2d = as_functional(model_2d)
     shape = tuple(model_2d.inputs[0].shape[1:])
     if len(shape) != 3:
@@ -181,12 +199,13 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
             return layer  # an op (e.g. slicing): rank-agnostic
         if isinstance(layer, keras.Model):
             raise NotImplementedError(f"inflate: nested model '{layer.name}'; inflate a flat model.")
-        return _layer_3d(layer, depth, depth_stride)
+        return _layer_3d(layer, _kernel_depth(layer, depth, pointwise_depth), depth_stride)
 
     def call(layer, *args, **kwargs):
-        if (isinstance(layer, (layers.Conv3D, DepthwiseConv3D)) and layer.padding == "valid" and depth > 1
+        if (isinstance(layer, (layers.Conv3D, DepthwiseConv3D)) and layer.padding == "valid" and layer.kernel_size[0] > 1
                 and not getattr(layer, "_depth_padded", False)):
-            pad = layers.ZeroPadding3D(((depth // 2, depth // 2), (0, 0), (0, 0)), name=f"{layer.name}_depth_pad")
+            half = layer.kernel_size[0] // 2
+            pad = layers.ZeroPadding3D(((half, half), (0, 0), (0, 0)), name=f"{layer.name}_depth_pad")
             args = (pad(args[0]),) + args[1:]
         return layer(*args, **kwargs)
 
@@ -200,6 +219,6 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
             kernel = weights[0]
             if isinstance(layer, layers.DepthwiseConv2D) and not isinstance(model_3d.get_layer(layer.name), DepthwiseConv3D):
                 kernel = kernel.reshape(*kernel.shape[:2], 1, -1)  # grouped: (k, k, 1, C * M)
-            weights = [_kernel_3d(kernel, depth, mode), *weights[1:]]
+            weights = [_kernel_3d(kernel, model_3d.get_layer(layer.name).kernel_size[0], mode), *weights[1:]]
         model_3d.get_layer(layer.name).set_weights(weights)
     return model_3d
