@@ -1,5 +1,7 @@
 """biocnn.transfer.inflate: I3D inflation keeps the 2D network's answers on depth-constant volumes."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -46,7 +48,8 @@ def test_repeat_inflation_first_conv_matches_at_interior_depths():
 
 def test_depth_stride_and_round_trip(tmp_path):
     model = transfer.classifier(transfer.backbone("VGG16", weights=None, input_shape=(32, 32, 1)), 2)
-    inflated = transfer.inflate(model, depth=3, mode="repeat", depth_stride=True, input_depth=32)
+    with pytest.warns(UserWarning, match="32 slices shrink to 1 by layer 'block5_pool'"):
+        inflated = transfer.inflate(model, depth=3, mode="repeat", depth_stride=True, input_depth=32)
     assert inflated.get_layer("block1_pool").output.shape[1:4] == (16, 16, 16)
     path = tmp_path / "i3d.keras"
     inflated.save(path)
@@ -85,7 +88,9 @@ def test_unsupported_layers_and_options_are_named():
 
 def test_pointwise_depth_keeps_1x1_convolutions_1x1x1():
     model = transfer.backbone("MobileNetV2", weights=None, input_shape=(28, 28, 1), alpha=0.35)
-    full, i3d = transfer.inflate(model, depth=3), transfer.inflate(model, depth=3, pointwise_depth=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unstrided depth never collapses
+        full, i3d = transfer.inflate(model, depth=3, input_depth=5), transfer.inflate(model, depth=3, pointwise_depth=1)
     depths = {layer.name: layer.kernel_size[0] for layer in i3d.layers if hasattr(layer, "kernel_size")}
     pointwise = {layer.name for layer in model.layers
                  if type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (1, 1)}

@@ -72,7 +72,9 @@ def build_parser():
                        help="volumes: kernels repeated over depth / depth, or at the centre slice (default %(default)s)")
     model.add_argument("--inflate-depth-stride", action="store_true",
                        help="volumes: stride and pool the depth as the height (a 28-slice volume shrinks like the "
-                            "slices; faster); default: the depth keeps its size through the network")
+                            "slices; faster, but on few slices the top layers see one depth position: an inflated "
+                            "ImageNet Lite0 then gave every AdrenalMNIST3D volume the same features); default: the "
+                            "depth keeps its size through the network")
     model.add_argument("--inflate-pointwise-depth", type=int, metavar="T",
                        help="volumes: depth of the 1x1 convolutions' kernels (1: 1x1x1 as in I3D, about 3x less "
                             "arithmetic in a MobileNet/EfficientNet); default: --inflate-depth")

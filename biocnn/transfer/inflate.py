@@ -33,6 +33,8 @@ height (and poolings pool it). With the centre option and an unstrided depth, a 
 constant along depth gives, on every slice, exactly the 2D network's output on one slice.
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import layers
@@ -136,6 +138,18 @@ def _kernel_3d(kernel, depth, mode):
     return inflated
 
 
+def _warn_if_depth_collapses(model_3d, input_depth):
+    """Warn when a strided depth leaves the network's last feature maps one slice deep."""
+    maps = [layer for layer in model_3d.layers if len(layer.output.shape) == 5]
+    if maps and maps[-1].output.shape[1] == 1:
+        warnings.warn(
+            f"inflate: with depth_stride=True the {input_depth} slices shrink to 1 by layer '{maps[-1].name}', "
+            "so the top layers see one depth position, fed mostly by the first slices (an inflated ImageNet "
+            "EfficientNet-Lite0 gave the same features for every AdrenalMNIST3D volume this way: "
+            "pipelines/results/transfer_imagenet/adrenal_features.csv). Keep the depth unstrided, or give deeper volumes.",
+            stacklevel=3)
+
+
 def _kernel_depth(layer, depth, pointwise_depth):
     """The depth of one layer's inflated kernel: ``pointwise_depth`` for a 1 x 1 convolution if given."""
     pointwise = (isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.DepthwiseConv2D)
@@ -211,6 +225,8 @@ def inflate(model_2d, depth=3, mode="repeat", depth_stride=False, input_depth=No
 
     model_3d = keras.models.clone_model(model_2d, input_tensors=inputs, clone_function=clone, call_function=call)
     model_3d = keras.Model(model_3d.inputs[0], model_3d.outputs[0], name=name or f"{model_2d.name}_3d")
+    if depth_stride and input_depth and input_depth > 1:
+        _warn_if_depth_collapses(model_3d, input_depth)
     for layer in model_2d.layers:
         if not layer.weights:
             continue
