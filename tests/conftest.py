@@ -2,7 +2,9 @@ import os
 
 import pytest
 
-# Tests are small; one intra-op thread pool keeps them from fighting pytest for 2 cores.
+# Tests are small; one inter-op thread keeps them from fighting pytest for 2 cores. Intra-op threads stay at
+# TensorFlow's default (one per core) in each xdist worker: one per worker measured no faster, within the noise
+# of a shared machine (tests/test_training.py + tests/test_zoo.py: 62 and 106 s against 76 and 107 s).
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import biocnn  # noqa: E402,F401  (sets TensorFlow's defaults before any test imports it)
