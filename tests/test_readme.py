@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,8 +35,18 @@ def test_main_job_command_names_a_pipeline_that_exists():
     assert os.path.exists(os.path.join(ROOT, script))
 
 
-def test_python_examples_run(tmp_path):
-    for block in re.findall(r"```python\n(.*?)```", _readme(), flags=re.S):
-        result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", _readme(), flags=re.S)
+
+
+def test_the_readme_has_python_examples():
+    assert _python_blocks()  # without one, the parametrized test below would pass vacuously
+
+
+# One test per block (each in its own fresh process and folder), so that pytest-xdist can run them side by side.
+@pytest.mark.parametrize("index", range(len(_python_blocks())))
+def test_python_examples_run(index, tmp_path):
+    block = _python_blocks()[index]
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, f"README python example {index + 1}:\n" + result.stderr[-2000:]
