@@ -61,7 +61,7 @@ def time_tf(signature, repeats):
         layer = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}[rank](
             filters, kernel, strides=strides, padding=padding, use_bias=bias)
     else:
-        layer = keras.layers.BatchNormalization(epsilon=1e-5)
+        layer = biocnn.layers.BatchNormalization(epsilon=1e-5)  # the zoo's (fused in training)
     x = tf.random.uniform(shape)
     layer.build(shape)
 

@@ -11,8 +11,9 @@ from biocnn import training
 
 @pytest.mark.parametrize("samples, batch, expected", [
     (100, 10, 10),   # 10 steps per epoch: all in one call
-    (3178, 64, 10),  # 50 steps: the largest divisor up to 16
-    (37, 1, 1),      # 37 steps, a prime above 16: one step per call
+    (3178, 64, 50),  # 50 steps: all in one call
+    (6400, 64, 50),  # 100 steps: the largest divisor up to 64
+    (67, 1, 1),      # 67 steps, a prime above 64: one step per call
     (256, 16, 16),   # 16 steps
 ])
 def test_steps_per_execution_of_arrays_divides_the_epoch(samples, batch, expected):
@@ -21,7 +22,8 @@ def test_steps_per_execution_of_arrays_divides_the_epoch(samples, batch, expecte
 
 def test_steps_per_execution_of_datasets():
     assert training.steps_per_execution(tf.data.Dataset.range(5).batch(2), 2) == 3
-    assert training.steps_per_execution(tf.data.Dataset.range(40).batch(2), 2) == 10  # 20 batches: a divisor
+    assert training.steps_per_execution(tf.data.Dataset.range(40).batch(2), 2) == 20  # 20 batches: one call
+    assert training.steps_per_execution(tf.data.Dataset.range(200).batch(2), 2) == 50  # 100: a divisor
     assert training.steps_per_execution(tf.data.Dataset.range(5).repeat(), 2) == 1  # infinite
     assert training.steps_per_execution(tf.data.Dataset.range(5).filter(lambda v: v > 1), 2) == 1  # unknown
 
