@@ -192,6 +192,9 @@ class Maxout(keras.layers.Layer):
 # --------------------------------------------------------------------------------------------
 
 
+_FUSED_MIN_EPSILON = 1.001e-5
+
+
 @keras.saving.register_keras_serializable(package="biocnn")
 class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` that trains through TensorFlow's fused kernel.
@@ -200,7 +203,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     differentiates through each; TensorFlow's ``FusedBatchNormV3`` does the forward pass and
     its gradient in one oneDNN kernel each. Same arguments, weights, config and results as the
     Keras layer (the batch variance it uses and puts into ``moving_variance`` is the biased one,
-    as Keras's); only the training step on the TensorFlow backend changes. Every input rank
+    as Keras's; an epsilon below 1.001e-5 is raised to it in training, as TensorFlow's own
+    ``fused_batch_norm`` does for cuDNN); only the training step on the TensorFlow backend changes. Every input rank
     uses the 4D kernel: the statistics are per channel over every other axis, so the input is
     reshaped to ``(N, -1, 1, C)`` and back. Where the fused kernel does not apply (another
     backend, inference, a frozen layer, a mask, renorm, synchronized statistics, an axis other
@@ -240,8 +244,11 @@ class BatchNormalization(keras.layers.BatchNormalization):
         gamma = self.gamma if self.scale else tf.ones([channels])
         beta = self.beta if self.center else tf.zeros([channels])
         empty = tf.constant([], dtype=tf.float32)
+        # cuDNN refuses an epsilon below its minimum (1e-5, and float32's 1e-5 is just under it);
+        # TensorFlow's own fused_batch_norm and Keras 2 raise it to 1.001e-5 the same way.
+        epsilon = max(float(self.epsilon), _FUSED_MIN_EPSILON)
         y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
+            x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=epsilon,
             exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
         # The kernel normalises by the biased variance but returns the unbiased one.
         count = tf.cast(tf.size(inputs) // channels, tf.float32)

@@ -290,3 +290,11 @@ def test_fused_batch_norm_weights_files_are_interchangeable_with_keras(tmp_path)
         target.load_weights(path)
         for got, want in zip(target.get_layer("bn").get_weights(), weights):
             np.testing.assert_array_equal(got, want)
+
+
+def test_fused_batch_norm_raises_a_tiny_epsilon_to_cudnns_minimum():
+    x = np.random.default_rng(4).normal(0.0, 1e-3, size=(8, 3)).astype("float32")
+    y = layers.BatchNormalization(epsilon=1e-8, center=False, scale=False)(x, training=True).numpy()
+    data = x.astype("float64")
+    expected = (data - data.mean(0)) / np.sqrt(data.var(0) + 1.001e-5)  # not 1e-8: the kernel's floor
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-6)
