@@ -22,7 +22,7 @@ import biocnn  # noqa: F401  (oneDNN before TensorFlow)
 from biocnn import cli
 from biocnn.rundir import write_text
 
-C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
+C_GRID = (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 
 
 def volume_features(backbone, volumes, batch_size=512):
