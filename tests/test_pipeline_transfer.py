@@ -96,6 +96,12 @@ def test_inflate_depth_stride_strides_the_depth_and_is_recorded(tmp_path):
     assert model.get_layer("block_1_depthwise").strides == (2, 2, 2)
     assert model.get_layer("out_relu").output.shape[1:4] == (1, 1, 1)  # 8 slices, strided 2 five times ('same')
     assert vars(args)["inflate_depth_stride"] is True  # vars(args) is config.json's "arguments"
+    # on 2D images nothing is inflated: the 3D-only options are refused, not ignored
+    for flags in (["--inflate-depth-stride"], ["--inflate-pointwise-depth", "1"]):
+        args = module.parse_args(["--npz", "unused.npz", "--backbone", "MobileNetV2", "--alpha", "0.35", "--weights",
+                                  "none", *flags, "--out", str(tmp_path / "r")])
+        with pytest.raises(ValueError, match=rf"^{flags[0]}: for volumes .* 2D images of shape \(28, 28, 1\)"):
+            module.build_model(args, (28, 28, 1), 2)
 
 
 def test_random_weights_train_end_to_end_in_one_phase(tmp_path):

@@ -112,6 +112,11 @@ def build_model(args, sample_shape, num_classes):
     from biocnn import transfer
 
     volumes = len(sample_shape) == 4
+    given = [flag for flag, value in (("--inflate-depth-stride", args.inflate_depth_stride),
+                                      ("--inflate-pointwise-depth", args.inflate_pointwise_depth)) if value not in (None, False)]
+    if given and not volumes:
+        raise ValueError(f"{' and '.join(given)}: for volumes (the inflated 3D network); these inputs are 2D images of "
+                         f"shape {tuple(sample_shape)}, which are not inflated. Drop the option.")
     options = {} if args.alpha is None else {"alpha": args.alpha}
     if getattr(args, "drop_connect_rate", None) is not None:
         if not transfer.family(args.backbone).constructor.startswith("EfficientNetLite"):
