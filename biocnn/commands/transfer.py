@@ -17,7 +17,9 @@ weights file; none: random, trained from scratch) for the images' size and chann
 backbone's preprocessing, resizing and first-convolution channel adaptation are inside the
 model); for volumes inflate it to 3D (--inflate-depth, --inflate-mode, --inflate-depth-stride,
 --inflate-pointwise-depth; depthwise convolutions as biocnn.transfer.DepthwiseConv3D); add a new head; phase 1 trains
-the head for --head-epochs with the backbone frozen, phase 2 unfreezes the top --unfreeze
+the head for --head-epochs with the backbone frozen (without --augment the frozen backbone's features
+are computed once and the head trains on them: the same updates, one forward pass instead of one per
+epoch), phase 2 unfreezes the top --unfreeze
 blocks (batch norm frozen) for up to --epochs at --lr x --fine-tune-lr-factor; the
 validation split chooses the epochs kept; the test split is evaluated once. With --weights none
 there is nothing to transfer: the whole network, batch norm included, is trained end to end in

@@ -10,11 +10,21 @@ topological order, a block ends where a single tensor is all that later layers n
 output of a residual, dense or inverted-residual block, or of each layer of a plain chain such
 as VGG) and the layers since the previous end hold weights other than batch normalisation's.
 Layers after the last such end (e.g. ResNet v2's ``post_bn``) belong to the last block.
+
+**Phase 1 computes the frozen backbone once.** While only the head trains, the backbone (batch
+norm in inference mode, stochastic depth off) maps each input to the same features every epoch,
+so :func:`fine_tune` embeds the training and validation inputs once (through the head's global
+pooling, which has no weights) and trains a copy of the rest of the head on those features; the
+trained weights are copied back. The batches, shuffling, loss and updates are those of training
+the whole model, at the cost of one forward pass instead of one per epoch. Augmentation, MixUp, a
+batch transform or a ``tf.data`` input change the inputs every epoch, so with any of them phase 1
+trains the whole model as before.
 """
 
 import dataclasses
 import functools
 import os
+import time
 
 import keras
 import numpy as np
@@ -24,7 +34,7 @@ from biocnn import training
 from biocnn.models import blocks as zoo
 
 __all__ = ["classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "FineTuneResult",
-           "fine_tune_and_evaluate"]
+           "fine_tune_and_evaluate", "split_head"]
 
 HEAD = "_head_"
 
@@ -244,8 +254,81 @@ def _best_value(result):
     return float(history.loc[history["epoch"] == result.best_epoch, column].iloc[0])
 
 
+def split_head(model):
+    """``model`` as (backbone features, a copy of the head on them), or None when it cannot be split.
+
+    The features end at the head's global pooling (the backbone's output when the head has
+    none); the copy holds the rest of the head (dropout, logits, probabilities) with the same
+    weights and configuration. None when ``model`` has no head (layers named ``_head_``), or the
+    head is not one chain of layers on one tensor.
+
+    Example:
+        >>> from biocnn.transfer.backbone import backbone
+        >>> features, head = split_head(classifier(backbone("MobileNetV2", weights=None, input_shape=(32, 32, 3), alpha=0.35), 3))
+        >>> print(features.output_shape, head.output_shape)
+        (None, 1280) (None, 3)
+    """
+    head = [layer for layer in model.layers if _is_head(model, layer)]
+    if not head:
+        return None
+    if any(layer.input is not previous.output for previous, layer in zip(head, head[1:])):
+        return None
+    pooled = type(head[0]) in (*zoo.GLOBAL_AVG_POOL.values(), *zoo.GLOBAL_MAX_POOL.values())
+    cut, rest = (head[0].output, head[1:]) if pooled else (head[0].input, head)
+    if not rest or not isinstance(cut, keras.KerasTensor):
+        return None
+    features = keras.Model(model.inputs[0], cut, name=f"{model.name}_features")
+    inputs = keras.Input(cut.shape[1:], name=f"{model.name}_head_input")
+    outputs = inputs
+    for layer in rest:
+        copy = type(layer).from_config(layer.get_config())
+        outputs = copy(outputs)
+        copy.set_weights(layer.get_weights())
+    return features, keras.Model(inputs, outputs, name=f"{model.name}_head")
+
+
+def _copy_head_back(model, head_model):
+    for layer in head_model.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose, fit_kwargs):
+    """Phase 1 on features computed once (see the module docstring), or None where that does not apply."""
+    from biocnn.transfer.embedding import embed
+
+    varies = any(fit_kwargs.get(key) is not None for key in ("augmentation", "batch_transform", "mixup"))
+    arrays = isinstance(x, np.ndarray) and (validation is None or (isinstance(validation, (tuple, list))
+                                                                  and isinstance(validation[0], np.ndarray)))
+    if varies or not arrays:
+        return None
+    parts = split_head(model)
+    if parts is None:
+        return None
+    features, head_model = parts
+    fingerprint = fit_kwargs.pop("data_fingerprint", None)
+    if fingerprint is None and checkpoint_dir:
+        fingerprint = training.fingerprint_data(x, y, validation)  # the inputs', not the features'
+    if verbose:
+        print(f"phase 1: the frozen backbone's features, computed once for {len(x)} training"
+              f"{'' if validation is None else f' and {len(validation[0])} validation'} samples", flush=True)
+    batch, start = max(config.batch_size, 32), time.perf_counter()
+    x_features = embed(features, x, batch_size=batch).reshape(len(x), *features.output_shape[1:])
+    if validation is not None:
+        v = validation[0]
+        validation = (embed(features, v, batch_size=batch).reshape(len(v), *features.output_shape[1:]), *validation[1:])
+    if verbose:
+        print(f"phase 1: features computed in {time.perf_counter() - start:.0f} s", flush=True)
+    result = training.fit(head_model, x_features, y, validation=validation, config=config,
+                          checkpoint_dir=checkpoint_dir, resume=resume, verbose=verbose,
+                          data_fingerprint=fingerprint, **fit_kwargs)
+    _copy_head_back(model, head_model)
+    return result
+
+
 def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unfreeze=2, fine_tune_lr_factor=0.1,
-              checkpoint_dir=None, resume=True, verbose="auto", train_batch_norm=False, **fit_kwargs):
+              checkpoint_dir=None, resume=True, verbose="auto", train_batch_norm=False, embed_once=True,
+              **fit_kwargs):
     """Two-phase transfer learning with :func:`biocnn.training.fit` (MomentumSGD).
 
     Phase 1: ``head_epochs`` epochs of the head alone (backbone frozen) at
@@ -268,6 +351,9 @@ def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unf
         verbose: Keras's verbosity.
         train_batch_norm: phase 2 also trains the unfrozen blocks' batch norm (see
             :func:`unfreeze_top`); for random weights only.
+        embed_once: phase 1 trains the head on the frozen backbone's features computed once
+            (see the module docstring) where the inputs do not change between epochs; False:
+            it runs the whole model every epoch.
         **fit_kwargs: more :func:`biocnn.training.fit` arguments (augmentation, mixup ...).
 
     Returns:
@@ -285,8 +371,12 @@ def fine_tune(model, x, y=None, validation=None, config=None, head_epochs=5, unf
         return os.path.join(checkpoint_dir, phase) if checkpoint_dir else None
 
     freeze_backbone(model)
-    head = training.fit(model, x, y, validation=validation, config=head_config, checkpoint_dir=folder("head"),
-                        resume=resume, verbose=verbose, **fit_kwargs)
+    head = None
+    if embed_once:
+        head = _head_once(model, x, y, validation, head_config, folder("head"), resume, verbose, dict(fit_kwargs))
+    if head is None:
+        head = training.fit(model, x, y, validation=validation, config=head_config, checkpoint_dir=folder("head"),
+                            resume=resume, verbose=verbose, **fit_kwargs)
     histories = [head.history.assign(phase="head")]
     tuned, unfrozen, best_epoch = None, [], head.best_epoch
     if unfreeze:
