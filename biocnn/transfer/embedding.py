@@ -50,7 +50,7 @@ def _feature_model(model, layer):
     return keras.Model(model.inputs, output, name=f"{model.name}_embedding")
 
 
-def embed(model, data, layer=None, batch_size=256):
+def embed(model, data, layer=None, batch_size=256, verbose=0):
     """The features ``model`` computes for ``data``, one row per sample.
 
     Args:
@@ -62,6 +62,7 @@ def embed(model, data, layer=None, batch_size=256):
             layer (a classifier's features before its head); or the name of a layer of
             ``model`` (top level), whose output is taken.
         batch_size: batch size for array data.
+        verbose: Keras's ``predict`` verbosity (1: a progress bar with the time left).
 
     Returns:
         numpy.ndarray of shape ``(n, d)``, float. A feature map ``(n, h, w, c)`` is flattened
@@ -81,9 +82,9 @@ def embed(model, data, layer=None, batch_size=256):
     """
     features = _feature_model(model, layer)
     if isinstance(data, tf.data.Dataset):
-        values = features.predict(data.map(lambda *batch: batch[0]), verbose=0)  # drop labels
+        values = features.predict(data.map(lambda *batch: batch[0]), verbose=verbose)  # drop labels
     elif isinstance(data, (np.ndarray, list, tuple)) or hasattr(data, "__array__"):
-        values = features.predict(np.asarray(data), batch_size=batch_size, verbose=0)
+        values = features.predict(np.asarray(data), batch_size=batch_size, verbose=verbose)
     else:
         raise ValueError(
             f"embed: data must be a NumPy array or a tf.data.Dataset, got {type(data).__name__}."

@@ -313,10 +313,11 @@ def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose,
         print(f"phase 1: the frozen backbone's features, computed once for {len(x)} training"
               f"{'' if validation is None else f' and {len(validation[0])} validation'} samples", flush=True)
     batch, start = max(config.batch_size, 32), time.perf_counter()
-    x_features = embed(features, x, batch_size=batch).reshape(len(x), *features.output_shape[1:])
+    shown = verbose if verbose in (0, 1, 2) else 1
+    x_features = embed(features, x, batch_size=batch, verbose=shown).reshape(len(x), *features.output_shape[1:])
     if validation is not None:
         v = validation[0]
-        validation = (embed(features, v, batch_size=batch).reshape(len(v), *features.output_shape[1:]), *validation[1:])
+        validation = (embed(features, v, batch_size=batch, verbose=shown).reshape(len(v), *features.output_shape[1:]), *validation[1:])
     if verbose:
         print(f"phase 1: features computed in {time.perf_counter() - start:.0f} s", flush=True)
     result = training.fit(head_model, x_features, y, validation=validation, config=config,

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The ImageNet transfer study: EfficientNet-Lite0 from scratch vs ImageNet head-only vs ImageNet fine-tuned,
 # through pipelines/transfer_learning.py. Run from the repository root:
-#   bash pipelines/results/transfer_imagenet/study.sh grid  breast|bccd|adrenal     # seed 0, lr 0.01 and 0.001 per arm
-#   bash pipelines/results/transfer_imagenet/study.sh seeds breast|bccd|adrenal LR_SCRATCH LR_HEAD LR_FINETUNE [SEEDS...]
+#   bash pipelines/results/transfer_imagenet/study.sh grid  breast|bccd|adrenal|adrenal64     # seed 0, lr 0.01 and 0.001 per arm
+#   bash pipelines/results/transfer_imagenet/study.sh seeds breast|bccd|adrenal|adrenal64 LR_SCRATCH LR_HEAD LR_FINETUNE [SEEDS...]
 # Every arm runs without stochastic depth (--drop-connect-rate 0), as the first runs of the study did (before
 # EfficientNet-Lite had it). AdrenalMNIST3D: the 2D Lite0 inflated to 3D (I3D), depth strided like the slices,
 # 1x1 convolutions kept 1x1x1, and fewer epochs (an epoch costs ~20x a BreastMNIST one).
-# ARMS="head finetune" limits the seeds mode to some arms. Runs go to $RUNS (default /work/artifacts/transfer_imagenet); each run's wall time is appended to $RUNS/times.tsv.
+# ARMS="head finetune" limits the seeds mode to some arms (adrenal*: also head100, the head until early stopping). Runs go to $RUNS (default /work/artifacts/transfer_imagenet); each run's wall time is appended to $RUNS/times.tsv.
 set -euo pipefail
 RUNS=${RUNS:-/work/artifacts/transfer_imagenet}
 mkdir -p "$RUNS"
@@ -15,14 +15,18 @@ case $data in
   breast) SRC="--npz datasets/medmnist/breastmnist.npz --class-names malignant benign --resize 64 64" ;;
   bccd)   SRC="--csv datasets/bccd_cells/cells.csv" ;;  # 64x64 RGB crops, kept at 64 px
   adrenal) SRC="--npz datasets/medmnist/adrenalmnist3d.npz --class-names normal hyperplasia --inflate-depth-stride --inflate-pointwise-depth 1" ;;
+  # kernels one slice deep: the 2D Lite0 on every 28 px slice resized to 64 px, features pooled over the volume
+  # (the first form's features were dead: adrenal_features.csv)
+  adrenal64) SRC="--npz datasets/medmnist/adrenalmnist3d.npz --class-names normal hyperplasia --inflate-depth 1 --resize 64 64" ;;
   *) echo "unknown data $data" >&2; exit 2 ;;
 esac
 COMMON="--backbone efficientnet_lite0 --batch-size 32 --drop-connect-rate 0"
 arm_flags() {
-  if [ "$data" = adrenal ]; then
+  if [ "${data#adrenal}" != "$data" ]; then
     case $1 in
       scratch)  echo "--weights none --bn-momentum 0.99 --epochs 10" ;;
       head)     echo "--weights imagenet --unfreeze 0 --head-epochs 10" ;;
+      head100)  echo "--weights imagenet --unfreeze 0 --head-epochs 100" ;;  # cheap: the features are computed once
       finetune) echo "--weights imagenet --head-epochs 3 --unfreeze all --epochs 7" ;;
     esac
     return

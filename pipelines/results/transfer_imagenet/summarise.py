@@ -1,8 +1,8 @@
 """Collect the study's runs (study.sh) into runs.csv and the comparison table (comparison.csv, printed as Markdown).
 
 The learning rate of each arm is chosen on validation only, on seed 0: validation AUROC for BreastMNIST and
-AdrenalMNIST3D (adrenal: inflated with a strided depth; adrenal25d: the 2D network on every slice, inflate
-depth 1), validation accuracy for the BCCD cells (macro AUROC is near 1 for every arm there). The test columns are
+AdrenalMNIST3D (adrenal: inflated with a strided depth; adrenal64: the 2D network on every 28 px slice
+resized to 64 px, inflate depth 1), validation accuracy for the BCCD cells (macro AUROC is near 1 for every arm there). The test columns are
 the mean +- sd over the seeds run with the chosen learning rate.
 
     python pipelines/results/transfer_imagenet/summarise.py --runs /work/artifacts/transfer_imagenet \
@@ -22,15 +22,17 @@ import pandas as pd
 from biocnn import cli
 from biocnn.rundir import write_text
 
-CRITERION = {"breast": "auroc", "bccd": "accuracy", "adrenal": "auroc", "adrenal25d": "auroc"}
-ARMS = {"scratch": "from scratch (end to end)", "head": "ImageNet, head only", "finetune": "ImageNet, fine-tuned (all blocks)"}
+CRITERION = {"breast": "auroc", "bccd": "accuracy", "adrenal": "auroc", "adrenal64": "auroc"}
+ARMS = {"scratch": "from scratch (end to end)", "head": "ImageNet, head only",
+        "head100": "ImageNet, head only, up to 100 epochs (early stopping on val)",
+        "finetune": "ImageNet, fine-tuned (all blocks)"}
 
 
 def read_runs(folder):
     times = pd.read_csv(os.path.join(folder, "times.tsv"), sep="\t", names=["data", "arm", "lr", "seed", "wall_s"])
     rows = []
     for path in sorted(glob.glob(os.path.join(folder, "*_s*/metrics.json"))):
-        match = re.fullmatch(r"(breast|bccd|adrenal25d|adrenal)_(scratch|head|finetune)_lr([\d.]+)_s(\d+)", os.path.basename(os.path.dirname(path)))
+        match = re.fullmatch(r"(breast|bccd|adrenal64|adrenal)_(scratch|head100|head|finetune)_lr([\d.]+)_s(\d+)", os.path.basename(os.path.dirname(path)))
         if not match:
             continue
         with open(path) as f:
@@ -52,7 +54,7 @@ def main(argv=None):
     runs = read_runs(args.runs)
     write_text(os.path.join(args.out, "runs.csv"), runs.drop(columns=["run", "order"], errors="ignore").to_csv(index=False, float_format="%.4f"))
     rows = []
-    runs["order"] = runs.data.map({"breast": 0, "bccd": 1, "adrenal": 2, "adrenal25d": 3}) * 10 + runs.arm.map({"scratch": 0, "head": 1, "finetune": 2})
+    runs["order"] = runs.data.map({"breast": 0, "bccd": 1, "adrenal": 2, "adrenal64": 3}) * 10 + runs.arm.map({"scratch": 0, "head": 1, "head100": 2, "finetune": 3})
     runs = runs.sort_values(["order", "lr", "seed"])
     for (data, arm), group in runs.groupby(["data", "arm"], sort=False):
         seed0 = group[group.seed == 0]
