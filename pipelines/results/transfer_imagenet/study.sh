@@ -49,6 +49,6 @@ run() {  # arm lr seed
 if [ "$mode" = grid ]; then
   for lr in 0.001 0.01; do for arm in head finetune scratch; do run $arm $lr 0; done; done
 else
-  declare -A LR=([scratch]=$1 [head]=$2 [finetune]=$3); shift 3
+  declare -A LR=([scratch]=$1 [head]=$2 [head100]=$2 [finetune]=$3); shift 3
   for seed in "$@"; do for arm in ${ARMS:-head finetune scratch}; do run $arm "${LR[$arm]}" "$seed"; done; done
 fi
