@@ -68,6 +68,24 @@ def test_head_on_features_computed_once_equals_training_the_whole_model(data, po
     assert not np.allclose(once.get_layer("net_classifier_head_logits").kernel.numpy(), initial)  # it trained
 
 
+def test_a_backbone_with_dropout_inside_trains_the_whole_model(data, fitted):
+    # Keras's Dropout drops in training even when frozen (keras.applications' EfficientNets have
+    # such layers), so the backbone's features change every epoch: not computed once.
+    x, y, validation = data
+    inputs = keras.Input((10, 10, 2))
+    features = keras.layers.Dropout(0.3, name="inner_drop")(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    model = transfer.classifier(keras.Model(inputs, features, name="net"), 2)
+    transfer.fine_tune(model, x, y, validation=validation, config=CONFIG, head_epochs=1, unfreeze=0, verbose=0)
+    assert fitted == ["net_classifier"]
+    from biocnn.models.zoo_layers import StochasticDepth  # the identity when frozen: computed once
+
+    branch = StochasticDepth(0.5, name="sd")(keras.layers.Conv2D(2, 3, padding="same", name="conv")(inputs))
+    fitted.clear()
+    model = transfer.classifier(keras.Model(inputs, keras.layers.Add()([inputs, branch]), name="net"), 2)
+    transfer.fine_tune(model, x, y, validation=validation, config=CONFIG, head_epochs=1, unfreeze=0, verbose=0)
+    assert fitted == ["net_classifier_head"]
+
+
 def test_inputs_that_change_each_epoch_train_the_whole_model(data, fitted):
     x, y, validation = data
     model, _ = twin_classifiers(True)

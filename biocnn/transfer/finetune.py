@@ -17,8 +17,10 @@ so :func:`fine_tune` embeds the training and validation inputs once (through the
 pooling, which has no weights) and trains a copy of the rest of the head on those features; the
 trained weights are copied back. The batches, shuffling, loss and updates are those of training
 the whole model, at the cost of one forward pass instead of one per epoch. Augmentation, MixUp, a
-batch transform or a ``tf.data`` input change the inputs every epoch, so with any of them phase 1
-trains the whole model as before.
+batch transform or a ``tf.data`` input change the inputs every epoch, and a random layer inside
+the backbone (a ``Dropout``, as in keras.applications' EfficientNets, or a random augmentation
+layer) changes its features every epoch even when frozen, so with any of them phase 1 trains the
+whole model as before. (biocnn's ``StochasticDepth`` is the identity when frozen.)
 """
 
 import dataclasses
@@ -293,6 +295,14 @@ def _copy_head_back(model, head_model):
             model.get_layer(layer.name).set_weights(layer.get_weights())
 
 
+def _random_in_training(model):
+    """Whether a layer of ``model`` draws random numbers in training although frozen (dropout, augmentation)."""
+    from biocnn.models.zoo_layers import StochasticDepth  # the identity when frozen
+
+    return any(isinstance(value, keras.random.SeedGenerator)
+               for layer in model.layers if not isinstance(layer, StochasticDepth) for value in vars(layer).values())
+
+
 def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose, fit_kwargs):
     """Phase 1 on features computed once (see the module docstring), or None where that does not apply."""
     from biocnn.transfer.embedding import embed
@@ -306,6 +316,8 @@ def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose,
     if parts is None:
         return None
     features, head_model = parts
+    if _random_in_training(features):
+        return None
     fingerprint = fit_kwargs.pop("data_fingerprint", None)
     if fingerprint is None and checkpoint_dir:
         fingerprint = training.fingerprint_data(x, y, validation)  # the inputs', not the features'
