@@ -117,3 +117,9 @@ def test_a_resume_on_other_inputs_is_refused(data, tmp_path):
     with pytest.raises(ValueError, match=r"trained on other data \(train\[0\]: \(30, 10, 10, 2\)"):
         transfer.fine_tune(model, x[::-1].copy(), y, validation=validation, config=CONFIG, head_epochs=2, unfreeze=0,
                            verbose=0, checkpoint_dir=str(tmp_path))
+
+
+def test_the_module_examples_run():
+    import doctest
+
+    assert doctest.testmod(finetune, optionflags=doctest.ELLIPSIS).failed == 0

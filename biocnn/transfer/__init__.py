@@ -10,7 +10,8 @@
 * :func:`backbone`: keras.applications networks (:data:`BACKBONES`) taking raw intensities,
   with the family's preprocessing, resizing and first-convolution channel adaptation inside.
 * :func:`classifier`, :func:`freeze_backbone`, :func:`unfreeze_top`, :func:`fine_tune`: a new
-  head, then two-phase fine-tuning with MomentumSGD (batch norm kept in inference mode).
+  head, then two-phase fine-tuning with MomentumSGD (batch norm kept in inference mode; the head
+  phase trains on the frozen backbone's features computed once, :func:`split_head`).
 * :func:`inflate`: I3D inflation of a 2D functional model into a 3D one (depthwise convolutions
   become :class:`DepthwiseConv3D`).
 * :func:`efficientnet_lite`: EfficientNet-Lite0/1/2, also a :func:`backbone` (``"efficientnet_lite0"``)
@@ -56,6 +57,7 @@ from biocnn.transfer.finetune import (
     fine_tune_and_evaluate,
     freeze_backbone,
     set_batch_norm_momentum,
+    split_head,
     unfreeze_top,
 )
 from biocnn.transfer.inflate import INFLATE_MODES, inflate
@@ -66,7 +68,7 @@ __all__ = [
     "AppendOnes", "DepthwiseConv3D", "ImageNetPreprocessing", "TileChannels", "ZeroChannelShortcut", "WeightsUnavailableError", "FineTuneResult",
     "adapt_input_channels", "clone_with_weights", "first_conv",
     "backbone", "family", "save_application_weights",
-    "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate",
+    "classifier", "freeze_backbone", "unfreeze_top", "set_batch_norm_momentum", "backbone_blocks", "fine_tune", "fine_tune_and_evaluate", "split_head",
     "inflate",
     "LAYOUTS", "ImportReport", "import_torch_weights", "read_torch_state_dict", "write_torch_state_dict", "torch_padding",
     "MEDICALNET_DEPTHS", "medicalnet_resnet",
