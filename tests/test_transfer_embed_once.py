@@ -31,6 +31,10 @@ def twin_classifiers(pooled, dropout=0.0):
     first = transfer.classifier(backbone(pooled), 2, dropout=dropout)
     second = keras.models.clone_model(first)
     second.set_weights(first.get_weights())
+    from biocnn.distribute.replicas import seed_generators
+
+    for a, b in zip(seed_generators(first), seed_generators(second), strict=True):
+        b.state.assign(a.state)  # the same dropout masks
     return first, second
 
 
@@ -51,10 +55,11 @@ def fitted(monkeypatch):
     return names
 
 
-@pytest.mark.parametrize("pooled", [True, False], ids=["pooled backbone", "head pools a feature map"])
-def test_head_on_features_computed_once_equals_training_the_whole_model(data, pooled, fitted):
+@pytest.mark.parametrize("pooled,dropout", [(True, 0.0), (False, 0.0), (True, 0.4)],
+                         ids=["pooled backbone", "head pools a feature map", "dropout in the head"])
+def test_head_on_features_computed_once_equals_training_the_whole_model(data, pooled, dropout, fitted):
     x, y, validation = data
-    once, whole = twin_classifiers(pooled)
+    once, whole = twin_classifiers(pooled, dropout)
     initial = once.get_layer("net_classifier_head_logits").kernel.numpy().copy()
     a = transfer.fine_tune(once, x, y, validation=validation, config=CONFIG, head_epochs=3, unfreeze=0, verbose=0)
     b = transfer.fine_tune(whole, x, y, validation=validation, config=CONFIG, head_epochs=3, unfreeze=0, verbose=0,
@@ -104,6 +109,8 @@ def test_split_head_copies_the_head_after_the_pooling():
     probe = np.random.default_rng(0).normal(size=(4, 10, 10, 2)).astype("float32")
     np.testing.assert_allclose(head(features(probe)), model(probe), rtol=1e-6)
     assert finetune.split_head(backbone(True)) is None  # no head
+    scaled = keras.Model(model.inputs, keras.layers.Activation("softmax", name="after")(model.outputs[0]))
+    assert finetune.split_head(scaled) is None  # a layer after the head: not the whole path
 
 
 def test_a_resume_on_other_inputs_is_refused(data, tmp_path):
@@ -123,3 +130,13 @@ def test_the_module_examples_run():
     import doctest
 
     assert doctest.testmod(finetune, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_a_checkpoint_of_the_whole_model_path_is_not_resumed_on_features(data, tmp_path):
+    x, y, validation = data
+    model, _ = twin_classifiers(True)
+    transfer.fine_tune(model, x, y, validation=validation, config=CONFIG, head_epochs=1, unfreeze=0, verbose=0,
+                       checkpoint_dir=str(tmp_path), embed_once=False)
+    with pytest.raises(ValueError, match="phase 1"):
+        transfer.fine_tune(model, x, y, validation=validation, config=CONFIG, head_epochs=2, unfreeze=0, verbose=0,
+                           checkpoint_dir=str(tmp_path))

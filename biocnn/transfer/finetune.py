@@ -15,8 +15,9 @@ Layers after the last such end (e.g. ResNet v2's ``post_bn``) belong to the last
 norm in inference mode, stochastic depth off) maps each input to the same features every epoch,
 so :func:`fine_tune` embeds the training and validation inputs once (through the head's global
 pooling, which has no weights) and trains a copy of the rest of the head on those features; the
-trained weights are copied back. The batches, shuffling, loss and updates are those of training
-the whole model, at the cost of one forward pass instead of one per epoch. Augmentation, MixUp, a
+trained weights (and the dropout's random state) are copied back. The batches, shuffling, dropout
+masks, loss and updates are those of training the whole model, at the cost of one forward pass
+instead of one per epoch. Callbacks given to :func:`fine_tune` see that head model in phase 1. Augmentation, MixUp, a
 batch transform or a ``tf.data`` input change the inputs every epoch, and a random layer inside
 the backbone (a ``Dropout``, as in keras.applications' EfficientNets, or a random augmentation
 layer) changes its features every epoch even when frozen, so with any of them phase 1 trains the
@@ -271,8 +272,8 @@ def split_head(model):
         (None, 1280) (None, 3)
     """
     head = [layer for layer in model.layers if _is_head(model, layer)]
-    if not head:
-        return None
+    if not head or len(model.inputs) != 1 or len(model.outputs) != 1 or head[-1].output is not model.outputs[0]:
+        return None  # the head must be the whole path to the one output
     if any(layer.input is not previous.output for previous, layer in zip(head, head[1:])):
         return None
     pooled = type(head[0]) in (*zoo.GLOBAL_AVG_POOL.values(), *zoo.GLOBAL_MAX_POOL.values())
@@ -286,21 +287,33 @@ def split_head(model):
         copy = type(layer).from_config(layer.get_config())
         outputs = copy(outputs)
         copy.set_weights(layer.get_weights())
+        _copy_random_state(layer, copy)
     return features, keras.Model(inputs, outputs, name=f"{model.name}_head")
 
 
+def _copy_random_state(source, target):
+    """The head's dropout masks continue the same random stream in the copy (and back)."""
+    from biocnn.distribute.replicas import seed_generators
+
+    for a, b in zip(seed_generators(source), seed_generators(target), strict=True):
+        b.state.assign(a.state)
+
+
 def _copy_head_back(model, head_model):
-    for layer in head_model.layers:
+    for layer in head_model.layers[1:]:
+        original = model.get_layer(layer.name)
         if layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
+            original.set_weights(layer.get_weights())
+        _copy_random_state(layer, original)
 
 
 def _random_in_training(model):
     """Whether a layer of ``model`` draws random numbers in training although frozen (dropout, augmentation)."""
     from biocnn.models.zoo_layers import StochasticDepth  # the identity when frozen
 
-    return any(isinstance(value, keras.random.SeedGenerator)
-               for layer in model.layers if not isinstance(layer, StochasticDepth) for value in vars(layer).values())
+    from biocnn.distribute.replicas import seed_generators
+
+    return any(seed_generators(layer) for layer in model.layers if not isinstance(layer, StochasticDepth))
 
 
 def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose, fit_kwargs):
@@ -316,11 +329,13 @@ def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose,
     if parts is None:
         return None
     features, head_model = parts
-    if _random_in_training(features):
+    if _random_in_training(features) or None in features.output_shape[1:]:
         return None
     fingerprint = fit_kwargs.pop("data_fingerprint", None)
     if fingerprint is None and checkpoint_dir:
         fingerprint = training.fingerprint_data(x, y, validation)  # the inputs', not the features'
+    if isinstance(fingerprint, dict):  # a checkpoint of the whole-model path is not resumed on features
+        fingerprint = {**fingerprint, "phase 1": "the head on features computed once"}
     if verbose:
         print(f"phase 1: the frozen backbone's features, computed once for {len(x)} training"
               f"{'' if validation is None else f' and {len(validation[0])} validation'} samples", flush=True)
@@ -336,6 +351,7 @@ def _head_once(model, x, y, validation, config, checkpoint_dir, resume, verbose,
                           checkpoint_dir=checkpoint_dir, resume=resume, verbose=verbose,
                           data_fingerprint=fingerprint, **fit_kwargs)
     _copy_head_back(model, head_model)
+    model.compile(optimizer=head_model.optimizer, loss=head_model.loss, metrics=list(fit_kwargs.get("metrics", ("accuracy",))))
     return result
 
 
